@@ -1,0 +1,85 @@
+"""The Python API: build an index, scan a dataset, reweight, report.
+
+Every command of the CLI is a thin shell over one function here::
+
+    from overlap import api
+    scores = api.scan("train.jsonl")                 # against the bundled corpus
+    api.build_index(["corpus/"], "my-index")
+    scores = api.scan("train.jsonl", index="my-index", out="scores.parquet")
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import polars as pl
+
+from overlap import data
+from overlap.build import build_index
+from overlap.index.manifest import Manifest, read_manifest
+from overlap.io import read_dataset, write_rejects, write_table
+from overlap.scan import scan_examples
+
+__all__ = ["build_index", "default_index", "scan", "index_info"]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def default_index(progress: Callable[[str], None] | None = _stderr) -> Path:
+    """The index of the bundled reference corpus, built into the cache on first use."""
+    directory = data.default_index_dir()
+    if not (directory / "manifest.json").exists():
+        if progress:
+            progress(f"building the index of the bundled corpus in {directory} (first use only)")
+        build_index(data.reference_sources(), directory, resume=(directory / "build-plan.json").exists())
+    return directory
+
+
+def index_info(index: str | Path) -> Manifest:
+    """The manifest of an index (raises if it is incomplete or foreign)."""
+    return read_manifest(index)
+
+
+def scan(
+    dataset: str | Path,
+    index: str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    on_error: str = "fail",
+    rejects: str | Path | None = None,
+    overwrite: bool = False,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    model: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
+    """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
+
+    Returns the scores table (one row per accepted example, input order) and,
+    when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
+    ``on_error="skip"`` rejected records go to ``rejects`` (default
+    ``OUT.rejects.jsonl``) with the reason.
+    """
+    if out is not None and Path(out).exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    examples, rejected = read_dataset(dataset, text_field=text_field, id_field=id_field, on_error=on_error)
+    index_dir = Path(index) if index is not None else default_index(progress)
+    scores = scan_examples(
+        examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
+        options={"model": model} if model else None, progress=progress,
+    )
+    if out is not None:
+        write_table(scores, out, overwrite=overwrite)
+    if rejected:
+        target = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
+        write_rejects(rejected, target)
+        if progress:
+            progress(f"{len(rejected)} record(s) rejected, written to {target}")
+    return scores

@@ -1,0 +1,226 @@
+"""Index build: stream corpus shards through every signal's builder into an index directory.
+
+One input file is one shard. ``build_shard`` is the per-shard unit of work that
+engines run (in this process, a process pool or Ray); ``build_index`` plans the
+shards, skips those a previous run finished (``resume``) or that the index
+already holds (incremental builds), and writes the manifest last.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from overlap import __version__, engines, signals as signal_registry
+from overlap import text as ref
+from overlap.index.manifest import IndexError_, Manifest, param_differences, read_manifest, write_manifest
+from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard
+from overlap.io import iter_corpus_batches, expand_sources, write_rejects
+from overlap.io.writers import atomic_write_bytes
+from overlap.lexical import LexicalBatch
+from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
+
+PLAN = "build-plan.json"
+REJECTS = "rejects.jsonl"
+
+
+def index_params(
+    signal_names: list[str], overrides: dict[str, Any] | None = None, model: str | None = None
+) -> dict[str, Any]:
+    """Every parameter that affects the index files, for the chosen signals (and model)."""
+    params: dict[str, Any] = {"lexical_version": ref.LEXICAL_VERSION}
+    for name in signal_names:
+        module = signal_registry.get(name)
+        params.update(module.default_params())
+        if model is not None and hasattr(module, "model_params"):
+            params.update(module.model_params(model))
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            raise ValueError(f"unknown index parameter {key!r}")
+        params[key] = value
+    return params
+
+
+def keep_document(doc_id: str, sample_rate: float) -> bool:
+    """Deterministic sampling by document id: the same ids are kept on every engine."""
+    if sample_rate >= 1.0:
+        return True
+    return ref.word_hash(doc_id.encode("utf-8", "surrogatepass")) < int(sample_rate * 2**64)
+
+
+class _DocsWriter:
+    """Writes ``docs.parquet`` in row groups of exactly DOCS_ROW_GROUP documents."""
+
+    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("line", pa.int64())])
+
+    def __init__(self, path: Path):
+        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self.pending: dict[str, list] = {"id": [], "text": [], "line": []}
+
+    def add(self, ids: list[str], texts: list[str], lines: list[int | None]) -> None:
+        self.pending["id"] += ids
+        self.pending["text"] += texts
+        self.pending["line"] += lines
+        while len(self.pending["id"]) >= DOCS_ROW_GROUP:
+            self._flush(DOCS_ROW_GROUP)
+
+    def _flush(self, count: int) -> None:
+        chunk = {k: v[:count] for k, v in self.pending.items()}
+        self.pending = {k: v[count:] for k, v in self.pending.items()}
+        self.writer.write_table(pa.table(chunk, schema=self.schema), row_group_size=DOCS_ROW_GROUP)
+
+    def close(self) -> None:
+        if self.pending["id"]:
+            self._flush(len(self.pending["id"]))
+        self.writer.close()
+
+
+def build_shard(
+    index_dir: str,
+    number: int,
+    source: str,
+    params: dict[str, Any],
+    signal_names: list[str],
+    text_field: str | None = None,
+    id_field: str | None = None,
+    on_error: str = "fail",
+    sample_rate: float = 1.0,
+    batch_size: int = 2048,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build shard ``number`` of an index from one source file; return its manifest entry."""
+    writer = ShardWriter(Path(index_dir), number)
+    try:
+        builders = [signal_registry.get(name).Builder(params, writer, options or {}) for name in signal_names]
+        docs = _DocsWriter(writer.path(DOCS_FILE))
+        rejects = []
+        n_docs = n_words = n_bytes = n_sampled_out = 0
+        for batch in iter_corpus_batches(
+            [source], text_field=text_field, id_field=id_field, batch_size=batch_size, on_error=on_error
+        ):
+            rejects += batch.rejects
+            keep = [i for i, doc_id in enumerate(batch.ids) if keep_document(doc_id, sample_rate)]
+            n_sampled_out += len(batch.ids) - len(keep)
+            ids = [batch.ids[i] for i in keep]
+            texts = [batch.texts[i] for i in keep]
+            lines = [batch.lines[i] for i in keep]
+            if not texts:
+                continue
+            lexical = LexicalBatch.from_texts(texts)
+            for builder in builders:
+                builder.add(lexical, texts, n_docs)
+            docs.add(ids, texts, lines)
+            n_docs += len(texts)
+            n_words += int(lexical.word_offsets[-1])
+            n_bytes += int(lexical.offsets[-1])
+        docs.close()
+        counts = {"documents": n_docs, "words": n_words, "bytes": n_bytes, "rejected": len(rejects)}
+        if n_sampled_out:
+            counts["sampled_out"] = n_sampled_out
+        for builder in builders:
+            counts.update(builder.finish())
+        if rejects:
+            write_rejects(rejects, writer.path(REJECTS))
+        source_info = {"path": str(source), "bytes": Path(source).stat().st_size, "sha256": file_digest(Path(source))}
+        return writer.commit({"number": number, "source": source_info, "counts": counts})
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def build_index(
+    sources: Iterable[str | Path],
+    out: str | Path,
+    *,
+    signals: str | list[str] | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    resume: bool = False,
+    on_error: str = "fail",
+    sample_rate: float = 1.0,
+    params: dict[str, Any] | None = None,
+    model: str | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Manifest:
+    """Build (or add to, or resume) the index at ``out`` from corpus ``sources``.
+
+    An existing complete index is extended with the sources it does not hold yet,
+    provided its parameters match. A directory holding an interrupted build is
+    refused unless ``resume`` is set, in which case shards already finished are
+    kept and the rest built, giving the same index as an uninterrupted run.
+    """
+    if not 0.0 < sample_rate <= 1.0:
+        raise ValueError(f"sample rate must be in (0, 1], got {sample_rate}")
+    files = [str(p) for p in expand_sources(sources)]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with build_lock(out):
+        existing = read_manifest(out) if (out / "manifest.json").exists() else None
+        if existing is not None:
+            names = existing.signals if signals is None else signal_registry.parse(signals)
+            wanted = index_params(names, params, model)
+            diffs = param_differences(existing.params, wanted)
+            if diffs or names != existing.signals:
+                raise IndexError_(
+                    f"{out}: cannot add to this index with different settings: "
+                    + "; ".join(diffs or [f"signals: index has {existing.signals}, asked for {names}"])
+                )
+            known = {s["source"]["sha256"] for s in existing.shards}
+            files = [f for f in files if file_digest(Path(f)) not in known]
+            first = max((s["number"] for s in existing.shards), default=-1) + 1
+            manifest = existing
+        else:
+            names = signal_registry.parse(signals)
+            wanted = index_params(names, params, model)
+            first = 0
+            manifest = Manifest(params=wanted, signals=names, created=_now(), sample_rate=sample_rate)
+        plan = {"params": wanted, "signals": names, "sources": files, "first": first, "sample_rate": sample_rate}
+        plan_path = out / PLAN
+        if plan_path.exists():
+            if not resume:
+                raise IndexError_(
+                    f"{out}: holds an interrupted build; pass --resume to continue it "
+                    "or choose another directory"
+                )
+            if json.loads(plan_path.read_text()) != plan:
+                raise IndexError_(f"{out}: --resume with different sources or settings than the interrupted build")
+        else:
+            atomic_write_bytes(plan_path, json.dumps(plan, indent=2).encode())
+        specs = list(enumerate(files, start=first))
+        entries: dict[int, dict[str, Any]] = {}
+        todo = []
+        for number, source in specs:
+            done = finished_shard(out, number) if resume else None
+            if done is not None and done["source"]["path"] == source:
+                entries[number] = done
+            else:
+                todo.append((str(out), number, source, wanted, names, text_field, id_field, on_error, sample_rate,
+                             2048, {"model": model} if model else None))
+        runner = engines.get(engine, workers, ray_address)
+        for entry in runner.map(build_shard, todo):
+            entries[entry["number"]] = entry
+            if progress:
+                progress(entry)
+        manifest.shards = manifest.shards + [entries[n] for n, _ in specs]
+        manifest.sources = manifest.sources + [entries[n]["source"] for n, _ in specs]
+        manifest.updated = _now()
+        manifest.overlap_version = __version__
+        manifest.builds = manifest.builds + [
+            {"at": manifest.updated, "engine": engine, "shards": [n for n, _ in specs], "sample_rate": sample_rate}
+        ]
+        manifest.complete = True
+        write_manifest(out, manifest)
+        plan_path.unlink()
+    return manifest

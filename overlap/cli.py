@@ -1,0 +1,132 @@
+"""The ``overlap`` command: click commands, each a thin shell over ``overlap.api``.
+
+Results go to the output file, the summary to the terminal (stdout), progress
+and errors to stderr; a failure exits non-zero with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from overlap import api, summary
+from overlap.engines import ENGINES
+from overlap.index.manifest import IndexError_
+from overlap.io.errors import InputError
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _Group(click.Group):
+    """Turns the errors a user can fix into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (InputError, IndexError_, FileExistsError, FileNotFoundError, ValueError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="overlap")
+def main() -> None:
+    """Which fine-tuning examples has the base model already seen, and which are new?"""
+
+
+@main.group(cls=_Group)
+def index() -> None:
+    """Build and inspect reference-corpus indices."""
+
+
+engine_option = click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+                             help="Run per-shard work in a local process pool or on Ray.")
+workers_option = click.option("--workers", type=int, default=None, help="Processes or Ray CPUs (default: all cores).")
+ray_option = click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
+text_field_option = click.option("--text-field", default=None, help="Field holding the text (default: detected).")
+id_field_option = click.option("--id-field", default=None, help="Field holding the record id (default: detected).")
+model_option = click.option("--model", default=None, help="Local sentence-transformers model folder for the embedding signal.")
+
+
+@index.command("build")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Index directory.")
+@click.option("--signals", default=None, help="Comma list of ngram,minhash,embedding (default: all).")
+@text_field_option
+@id_field_option
+@engine_option
+@workers_option
+@ray_option
+@click.option("--resume", is_flag=True, help="Continue an interrupted build from its last finished shard.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="Bad corpus records: stop, or skip them into the shard's rejects.jsonl.")
+@click.option("--sample-rate", type=float, default=1.0, show_default=True,
+              help="Index only this share of documents (by id hash) for a quick estimate.")
+@model_option
+def index_build(sources, out, signals, text_field, id_field, engine, workers, ray_address, resume, on_error,
+                sample_rate, model) -> None:
+    """Build an index of corpus SOURCES (files, folders or globs) into --out."""
+    started = time.monotonic()
+    if workers is None and engine == "local":
+        workers = os.cpu_count()
+    manifest = api.build_index(
+        list(sources), out, signals=signals, text_field=text_field, id_field=id_field, engine=engine,
+        workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
+        model=model, progress=lambda e: _say(f"shard {e['number']}: {e['counts']['documents']} documents "
+                                             f"from {Path(e['source']['path']).name}"),
+    )
+    counts = manifest.counts()
+    click.echo(
+        f"index {out}: {len(manifest.shards)} shard(s), {counts.get('documents', 0)} documents, "
+        f"{counts.get('words', 0)} words, signals {','.join(manifest.signals)} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+
+
+@index.command("info")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def index_info(directory) -> None:
+    """Print what an index holds and the parameters it was built with."""
+    manifest = api.index_info(directory)
+    click.echo(f"signals: {', '.join(manifest.signals)}")
+    for key, value in sorted(manifest.counts().items()):
+        click.echo(f"{key}: {value}")
+    if manifest.sample_rate < 1.0:
+        click.echo(f"sample rate: {manifest.sample_rate} (scores against this index are estimates)")
+    for key, value in sorted(manifest.params.items()):
+        click.echo(f"param {key}: {value}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True))
+@click.option("--index", "index_dir", default=None, type=click.Path(file_okay=False),
+              help="Index directory (default: the bundled reference corpus).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores file: .parquet, .jsonl or .csv.")
+@text_field_option
+@id_field_option
+@engine_option
+@workers_option
+@ray_option
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="Bad records: stop at the first, or skip them into a rejects file.")
+@click.option("--rejects", default=None, type=click.Path(dir_okay=False),
+              help="Where skipped records go (default: OUT.rejects.jsonl).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@model_option
+def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_address, on_error, rejects,
+         overwrite, model) -> None:
+    """Score every example of DATASET: familiar or novel, with the evidence."""
+    started = time.monotonic()
+    scores = api.scan(
+        dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
+        rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
+        model=model, progress=_say,
+    )
+    click.echo(summary.render(scores))
+    click.echo(f"\nscores written to {out} ({time.monotonic() - started:.1f}s)")

@@ -1,0 +1,244 @@
+"""Weights -> a resampled dataset: which rows to keep (and repeat), then the records.
+
+For trainers that take no per-example weight, the weights become repetition:
+:func:`resample_plan` turns them into row indices, :func:`write_resampled`
+copies those records from the original file, untouched, into a new one of the
+same format.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+from overlap.io.formats import JSON_SUFFIXES, RECORD_SUFFIXES, format_of
+from overlap.io.writers import atomic_path
+
+_BOM = b"\xef\xbb\xbf"
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def resample_plan(weighted: pl.DataFrame, n: int, seed: int = 0, stratify_by: str = "label") -> np.ndarray:
+    """Row indices (the ``row`` column) of a resampled dataset of exactly ``n`` records.
+
+    Rows are drawn in proportion to ``weight``, within strata of ``stratify_by``
+    (null is a stratum of its own). Stratum sizes are the strata's weight shares
+    times ``n``, rounded by largest remainder (ties to the stratum that sorts
+    first), so each realised share is within one record of the requested one.
+    Within a stratum, systematic sampling over cumulative weights from one random
+    start: a row of weight ``w`` appears ``floor(m * w / W)`` or ``ceil(m * w / W)``
+    times (``m`` records drawn from a stratum of total weight ``W``), so heavy rows
+    repeat and rows of weight 0 never appear. The result is shuffled (trainers
+    expect mixed data). Deterministic per ``seed``.
+
+    Raises:
+        ValueError: a needed column is missing, ``n`` is negative, or ``n > 0``
+            while no row has positive weight.
+    """
+    missing = [c for c in ("row", "weight", stratify_by) if c not in weighted.columns]
+    if missing:
+        raise ValueError(f"weighted table lacks column(s) {missing}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    table = weighted.select(
+        pl.col("row").cast(pl.Int64),
+        pl.col("weight").cast(pl.Float64),
+        pl.col(stratify_by).rank("dense").fill_null(0).alias("stratum"),
+    ).filter(pl.col("weight") > 0)
+    rng = np.random.default_rng(seed)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if table.height == 0:
+        raise ValueError("no row has positive weight; nothing to resample")
+    strata = table.partition_by("stratum", maintain_order=True, as_dict=False)
+    strata.sort(key=lambda part: part["stratum"][0])
+    totals = np.array([part["weight"].sum() for part in strata])
+    sizes = _largest_remainder(totals / totals.sum() * n, n)
+    picks = []
+    for part, size in zip(strata, sizes):
+        cumulative = np.cumsum(part["weight"].to_numpy())
+        positions = (rng.random() + np.arange(size)) * (cumulative[-1] / size) if size else np.empty(0)
+        chosen = np.minimum(np.searchsorted(cumulative, positions, side="right"), cumulative.size - 1)
+        picks.append(part["row"].to_numpy()[chosen])
+    return rng.permutation(np.concatenate(picks)).astype(np.int64)
+
+
+def _largest_remainder(quotas: np.ndarray, n: int) -> np.ndarray:
+    """Integers summing to ``n``, each the floor or ceiling of its quota."""
+    sizes = np.floor(quotas).astype(np.int64)
+    order = np.argsort(-(quotas - sizes), kind="stable")
+    sizes[order[: n - int(sizes.sum())]] += 1
+    return sizes
+
+
+def write_resampled(
+    dataset_path: str | os.PathLike[str],
+    rows: np.ndarray,
+    out_path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+) -> int:
+    """Write the records of ``dataset_path`` named by ``rows``, in that order, to ``out_path``.
+
+    Row k is the k-th record in input order, 0-based, counted as the readers in
+    :mod:`overlap.io.formats` count them: the k-th non-blank JSON line, JSON array
+    element, Parquet row or CSV record after the header. A row may repeat.
+    Records are copied, never re-encoded: JSON lines and array elements keep
+    their original bytes (so keys, key order and number spelling survive), CSV
+    records keep their raw text under the original header, Parquet keeps its
+    schema, metadata included. ``out_path`` needs the input's suffix, compression
+    included (.jsonl.zst stays .jsonl.zst). The file appears whole or not at all.
+
+    Returns:
+        The number of records written, ``len(rows)``.
+
+    Raises:
+        FileExistsError: ``out_path`` exists and ``overwrite`` is False.
+        ValueError: an unsupported or mismatched format, ``out_path`` is the
+            input itself, or ``rows`` is not a 1-D integer array.
+        IndexError: a row beyond the dataset's records.
+    """
+    source, out = Path(dataset_path), Path(out_path)
+    fmt = format_of(source)
+    if fmt not in RECORD_SUFFIXES:
+        raise ValueError(f"{source}: cannot resample this format; supported: {', '.join(RECORD_SUFFIXES)}")
+    if format_of(out) != fmt:
+        raise ValueError(f"{out}: the resampled dataset keeps the input's format, so its name must end in {fmt}")
+    if out.exists() and out.resolve() == source.resolve():
+        raise ValueError(f"{out} is the input dataset; write the resampled one elsewhere")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+        raise ValueError(f"rows must be a 1-D integer array, got shape {rows.shape} of {rows.dtype}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as temp, open(temp, "wb") as sink:
+        if fmt == ".parquet":
+            _write_parquet(source, rows, sink)
+        elif fmt == ".csv":
+            _write_csv(source, rows, sink)
+        else:
+            with _open(source, fmt, "rb") as stream, _open(sink, fmt, "wb") as target:
+                _write_json(source, fmt, rows, stream, target)
+    return int(rows.size)
+
+
+def _check_rows(rows: np.ndarray, count: int, source: Path) -> None:
+    if rows.size and (rows.min() < 0 or rows.max() >= count):
+        bad = int(rows[(rows < 0) | (rows >= count)][0])
+        raise IndexError(f"row {bad} is out of range: {source} has {count} records")
+
+
+@contextmanager
+def _open(file: Path | BinaryIO, fmt: str, mode: str) -> Iterator[BinaryIO]:
+    """``file`` (a path to read, or an open sink to write) through the compression ``fmt`` names."""
+    if fmt.endswith(".gz"):
+        # mtime=0: the same rows give the same bytes.
+        with gzip.GzipFile(filename="" if mode == "wb" else file, fileobj=file if mode == "wb" else None,
+                           mode=mode, mtime=0) as stream:
+            yield stream
+    elif fmt.endswith(".zst") and mode == "wb":
+        with zstandard.ZstdCompressor().stream_writer(file, closefd=False) as stream:
+            yield stream
+    elif fmt.endswith(".zst"):
+        with open(file, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as z:
+            yield io.BufferedReader(z)
+    elif mode == "wb":
+        yield file
+    else:
+        with open(file, "rb") as stream:
+            yield stream
+
+
+def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, target: BinaryIO) -> None:
+    """JSON lines stay lines; a JSON array (a .json file starting with '[') stays an array."""
+    lines = iter(stream)
+    head = [next(lines, b"")]
+    if head[0].startswith(_BOM):
+        head[0] = head[0][len(_BOM) :]
+    while len(head[-1]) and not head[-1].strip():
+        head.append(next(lines, b""))
+    if fmt in JSON_SUFFIXES and head[-1].lstrip().startswith(b"["):
+        elements = _array_elements(b"".join(head).decode() + stream.read().decode(), source)
+        _check_rows(rows, len(elements), source)
+        body = ",\n".join(elements[k] for k in rows.tolist())
+        target.write(f"[\n{body}\n]\n".encode() if body else b"[]\n")
+        return
+    wanted = set(rows.tolist())
+    kept: dict[int, bytes] = {}
+    count = 0
+    for line in itertools.chain(head, lines):
+        body = line.rstrip(b"\r\n")
+        if body.strip():
+            if count in wanted:
+                kept[count] = body
+            count += 1
+    _check_rows(rows, count, source)
+    for k in rows.tolist():
+        target.write(kept[k] + b"\n")
+
+
+def _array_elements(text: str, source: Path) -> list[str]:
+    """The source text of each element of the JSON array ``text``."""
+    decoder = json.JSONDecoder()
+    at = _JSON_SPACE.match(text).end() + 1  # past the '['
+    at = _JSON_SPACE.match(text, at).end()
+    elements: list[str] = []
+    while text[at : at + 1] != "]":
+        try:
+            _, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source}: invalid JSON at element {len(elements)}: {error}") from None
+        elements.append(text[at:end])
+        at = _JSON_SPACE.match(text, end).end()
+        if text[at : at + 1] == ",":
+            at = _JSON_SPACE.match(text, at + 1).end()
+        elif text[at : at + 1] != "]":
+            raise ValueError(f"{source}: expected ',' or ']' after element {len(elements) - 1}")
+    return elements
+
+
+def _write_parquet(source: Path, rows: np.ndarray, sink: BinaryIO) -> None:
+    table = pq.read_table(source)
+    _check_rows(rows, table.num_rows, source)
+    pq.write_table(table.take(pa.array(rows, type=pa.int64())), sink)
+
+
+def _write_csv(source: Path, rows: np.ndarray, sink: BinaryIO) -> None:
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # long fields, as the reader allows
+    # surrogateescape: invalid bytes pass through unchanged, as the reader keeps them.
+    with source.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
+        lines = list(f)
+    # csv.reader's line_num says how many physical lines each record took, so a
+    # record with quoted newlines is copied whole, in its original quoting.
+    reader = csv.reader(lines)
+    records: list[str] = []
+    consumed = 0
+    for fields in reader:
+        if fields:
+            records.append("".join(lines[consumed : reader.line_num]))
+        consumed = reader.line_num
+    if not records:
+        raise ValueError(f"{source}: no CSV header")
+    header, records = records[0], records[1:]
+    _check_rows(rows, len(records), source)
+    newline = header[len(header.rstrip("\r\n")) :] or "\n"
+    for text in [header, *(records[k] for k in rows.tolist())]:
+        sink.write(text.encode("utf-8", "surrogateescape"))
+        if not text.endswith(("\n", "\r")):
+            sink.write(newline.encode())

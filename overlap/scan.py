@@ -1,0 +1,146 @@
+"""Dataset x index: ask every signal of every shard, merge, and hand the signals to scoring.
+
+Each example is scored three ways: its whole text (the main columns and their
+evidence), its prompt alone and its response alone (``prompt_familiarity``,
+``response_familiarity``), since the response is what the gradient is spent on.
+Identical texts are looked up once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from overlap import dedup, engines, score
+from overlap import signals as signal_registry
+from overlap import text as ref
+from overlap.index.manifest import IndexError_, Manifest, read_manifest
+from overlap.index.store import Shard
+from overlap.io.layouts import Example
+from overlap.lexical import LexicalBatch
+from overlap.signals.base import DocStore, SignalResult
+
+# signal -> (score column, evidence column prefix)
+COLUMNS = {
+    "ngram": ("ngram_containment", "ngram"),
+    "minhash": ("minhash_jaccard", "minhash"),
+    "embedding": ("semantic_similarity", "semantic"),
+}
+
+
+def check_compatible(manifest: Manifest, index_dir: Path, options: dict[str, Any] | None = None) -> None:
+    """Refuse an index whose parameters this version cannot honour, naming each difference."""
+    problems = []
+    stored = manifest.params.get("lexical_version")
+    if stored != ref.LEXICAL_VERSION:
+        problems.append(f"lexical_version: index has {stored!r}, this overlap uses {ref.LEXICAL_VERSION!r}")
+    for name in manifest.signals:
+        module = signal_registry.get(name)
+        if hasattr(module, "compatibility_problems"):
+            problems += module.compatibility_problems(manifest.params, options or {})
+    if problems:
+        raise IndexError_(f"{index_dir}: cannot scan with this index: " + "; ".join(problems))
+
+
+def query_shard(
+    index_dir: str, entry: dict[str, Any], params: dict[str, Any], names: list[str], texts: list[str],
+    prepared: dict[str, Any], verify: bool = True,
+) -> dict[str, Any]:
+    """Per-shard unit of scan work: every signal's partial result for ``texts``."""
+    shard = Shard(Path(index_dir), entry, verify=verify)
+    batch = LexicalBatch.from_texts(texts)
+    return {name: signal_registry.get(name).Reader(shard, params).query(batch, prepared.get(name)) for name in names}
+
+
+def query_index(
+    texts: list[str],
+    index_dir: str | Path,
+    manifest: Manifest,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    verify: bool = True,
+    options: dict[str, Any] | None = None,
+) -> dict[str, SignalResult]:
+    """Every signal of the index for each text, merged over shards, with evidence."""
+    names = manifest.signals
+    prepared = {}
+    for name in names:
+        module = signal_registry.get(name)
+        if hasattr(module, "prepare"):
+            prepared[name] = module.prepare(texts, manifest.params, options or {})
+    items = [(str(index_dir), e, manifest.params, names, texts, prepared, verify) for e in manifest.shards]
+    partials = list(engines.get(engine, workers, ray_address).map(query_shard, items))
+    batch = LexicalBatch.from_texts(texts)
+    docs = DocStore([Path(index_dir) / e["name"] for e in manifest.shards])
+    results = {}
+    for name in names:
+        module = signal_registry.get(name)
+        results[name] = module.merge([p[name] for p in partials], batch, docs, manifest.params)
+        results[name].doc_ids = [
+            docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
+        ]
+    return results
+
+
+def scan_examples(
+    examples: Sequence[Example],
+    index_dir: str | Path,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    verify: bool = True,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
+    """The scores table: one row per example, in input order."""
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    check_compatible(manifest, index_dir, options)
+    unique: dict[str, int] = {}
+    for e in examples:
+        for t in (e.text, e.prompt, e.response):
+            unique.setdefault(t, len(unique))
+    texts = list(unique)
+    if progress:
+        progress(f"querying {len(manifest.shards)} shard(s) for {len(texts)} distinct texts")
+    results = query_index(
+        texts, index_dir, manifest, engine=engine, workers=workers, ray_address=ray_address,
+        verify=verify, options=options,
+    )
+    whole = np.array([unique[e.text] for e in examples], dtype=np.int64)
+    data: dict[str, Any] = {
+        "id": [e.id for e in examples],
+        "row": [e.row for e in examples],
+        "category": [e.category for e in examples],
+        "words": LexicalBatch.from_texts([e.text for e in examples]).word_counts(),
+    }
+    per_text_signals = {COLUMNS[n][0]: r.score for n, r in results.items()}
+    for name, result in results.items():
+        column, prefix = COLUMNS[name]
+        data[column] = result.score[whole]
+        data[f"{prefix}_doc_id"] = [result.doc_ids[i] for i in whole]
+        data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
+        data[f"{prefix}_doc_end"] = result.end[whole]
+        data[f"{prefix}_match"] = [result.match[i] for i in whole]
+    fam_all = score.familiarity(per_text_signals)
+    fam = fam_all[whole]
+    data["familiarity"] = fam
+    data["label"] = score.label(fam)
+    for side in ("prompt", "response"):
+        idx = np.array([unique[getattr(e, side)] for e in examples], dtype=np.int64)
+        has_side = np.array([bool(getattr(e, side)) and getattr(e, side) != e.text for e in examples])
+        data[f"{side}_familiarity"] = np.where(has_side, fam_all[idx], np.nan)
+    lexical_params = manifest.params if "shingle_n" in manifest.params else {
+        **manifest.params, **signal_registry.get("minhash").default_params()
+    }
+    groups = dedup.duplicate_groups(LexicalBatch.from_texts([e.text for e in examples]), lexical_params)
+    data["dup_group"] = np.array([examples[g].row for g in groups], dtype=np.int64)
+    data["flag"] = [None if n else "no words to score" for n in data["words"]]
+    frame = pl.DataFrame(data, strict=False)
+    return frame.with_columns(pl.col(pl.Float64).fill_nan(None))

@@ -1,0 +1,88 @@
+"""What every signal module shares: its result shape and the document store it cites from.
+
+A signal module (``ngram``, ``minhash``, ``embedding``) has the same small shape:
+
+* ``NAME`` and ``default_params() -> dict`` (every parameter that affects its files);
+* ``Builder(params, writer, options)`` with ``add(batch, texts, doc_base)`` and ``finish() -> counts``;
+* ``Reader(shard, params)`` with ``query(batch, texts) -> partial`` (plain numpy arrays);
+* ``merge(partials, batch, docs, params) -> SignalResult`` combining per-shard partials
+  (max or union) and attaching the evidence of the winning shard.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DOCS_FILE = "docs.parquet"
+DOCS_ROW_GROUP = 1024
+
+
+@dataclass
+class SignalResult:
+    """Per query text: a score and the evidence behind it.
+
+    ``score`` is NaN where the signal has nothing to say (an empty text).
+    ``shard``/``doc`` are -1 where nothing matched; ``start``/``end`` are
+    character offsets of ``match`` in the normalised corpus document.
+    """
+
+    score: np.ndarray
+    shard: np.ndarray
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    match: list[str | None]
+
+    @classmethod
+    def empty(cls, n: int) -> "SignalResult":
+        return cls(
+            np.full(n, np.nan),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            [None] * n,
+        )
+
+
+class DocStore:
+    """Corpus documents of an index's shards, fetched by (shard, row) for evidence."""
+
+    def __init__(self, shard_folders: list[Path]):
+        self.folders = shard_folders
+        self._files: dict[int, pq.ParquetFile] = {}
+
+    def _file(self, shard: int) -> pq.ParquetFile:
+        if shard not in self._files:
+            self._files[shard] = pq.ParquetFile(self.folders[shard] / DOCS_FILE)
+        return self._files[shard]
+
+    @functools.lru_cache(maxsize=64)
+    def _group(self, shard: int, group: int) -> pa.Table:
+        return self._file(shard).read_row_group(group, columns=["id", "text"])
+
+    def doc_id(self, shard: int, row: int) -> str:
+        return self._group(shard, row // DOCS_ROW_GROUP)["id"][row % DOCS_ROW_GROUP].as_py()
+
+    def text(self, shard: int, row: int) -> str:
+        return self._group(shard, row // DOCS_ROW_GROUP)["text"][row % DOCS_ROW_GROUP].as_py()
+
+    @functools.lru_cache(maxsize=256)
+    def normalized(self, shard: int, row: int) -> bytes:
+        """UTF-8 bytes of the normalised document, the space evidence offsets refer to."""
+        from overlap import text as ref
+
+        return ref.encode(ref.normalize(self.text(shard, row)))
+
+    def excerpt(self, shard: int, row: int, byte_start: int, byte_end: int) -> tuple[int, int, str]:
+        """Character offsets and text of a byte span of the normalised document."""
+        data = self.normalized(shard, row)
+        start = len(data[:byte_start].decode("utf-8", "replace"))
+        piece = data[byte_start:byte_end].decode("utf-8", "replace")
+        return start, start + len(piece), piece

@@ -1,0 +1,155 @@
+"""Near-duplicate similarity: best estimated Jaccard against a corpus window, via MinHash LSH.
+
+Short examples live inside long documents, so the corpus side is not only whole
+documents but overlapping *windows* at several sizes (``window_shingles``, each
+stepping half its size); an example's whole-text signature is compared with
+every window, and the best estimate wins, which is naturally a window of
+comparable length. Signatures follow datasketch's ``affine32`` scheme exactly,
+so they can be cross-checked against it.
+
+Shard files: ``minhash_signatures.npy`` (uint32, windows x permutations),
+``minhash_windows.npy`` (int64: document, byte start, byte end, shingles),
+``minhash_bands.npy`` / ``minhash_band_rows.npy`` (each band's hashes sorted,
+with the window row of each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from overlap import kernels
+from overlap.index.store import Shard, ShardWriter
+from overlap.lexical import LexicalBatch
+from overlap.signals.base import DocStore, SignalResult
+
+NAME = "minhash"
+SIGNATURES = "minhash_signatures.npy"
+WINDOWS = "minhash_windows.npy"
+BANDS = "minhash_bands.npy"
+BAND_ROWS = "minhash_band_rows.npy"
+MAX_CANDIDATES_PER_BAND = 64
+
+
+def default_params() -> dict:
+    """Word 5-grams, 128 permutations in 32 bands of 4 rows.
+
+    32 x 4 puts the LSH threshold near 0.42: a window with Jaccard 0.5 is a
+    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 64 and
+    256 shingles cover examples from a paragraph to a page; ``0`` adds one
+    window per whole document, for examples that copy a document entire.
+    """
+    return {
+        "shingle_n": 5,
+        "num_perm": 128,
+        "minhash_seed": 1,
+        "bands": 32,
+        "rows": 4,
+        "block_shingles": 32,
+        "window_shingles": [64, 256, 0],
+    }
+
+
+def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
+    """Window signatures of every text of a batch (``0``: one window per whole text)."""
+    a, b = kernels.permutations(params["num_perm"], params["minhash_seed"])
+    shingles, offsets = batch.grams(params["shingle_n"])
+    minima, block_offsets = kernels.block_minima(shingles, offsets, a, b, params["block_shingles"])
+    return kernels.windows(minima, block_offsets, blocks_per_window)
+
+
+class Builder:
+    """Collects the window signatures of one shard; bands are sorted at the end."""
+
+    def __init__(self, params: dict, writer: ShardWriter, options: dict | None = None):
+        self.params = params
+        self.writer = writer
+        self.sigs: list[np.ndarray] = []
+        self.meta: list[np.ndarray] = []
+
+    def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
+        p = self.params
+        n, block = p["shingle_n"], p["block_shingles"]
+        _, shingle_offsets = batch.grams(n)
+        for size in p["window_shingles"]:
+            sigs, doc, first, last = signatures(batch, p, max(size // block, 1) if size else 0)
+            m = np.diff(shingle_offsets)[doc]
+            lo = first * block
+            hi = np.minimum(last * block, m)
+            words = batch.word_counts()[doc]
+            word_lo = lo
+            word_hi = np.minimum(hi - 1 + n, words)
+            base = batch.word_offsets[doc]
+            start = batch.word_starts[base + word_lo] - batch.offsets[doc]
+            end = batch.word_ends[base + word_hi - 1] - batch.offsets[doc]
+            self.sigs.append(sigs)
+            self.meta.append(np.stack([doc + doc_base, start, end, hi - lo], axis=1))
+
+    def finish(self) -> dict[str, int]:
+        p = self.params
+        nperm = p["num_perm"]
+        sigs = np.concatenate(self.sigs) if self.sigs else np.zeros((0, nperm), np.uint32)
+        meta = np.concatenate(self.meta) if self.meta else np.zeros((0, 4), np.int64)
+        bands = kernels.band_hashes(sigs, p["bands"], p["rows"])
+        order = np.argsort(bands, axis=1, kind="stable")
+        self.writer.save_array(SIGNATURES, sigs)
+        self.writer.save_array(WINDOWS, meta.astype(np.int64))
+        self.writer.save_array(BANDS, np.take_along_axis(bands, order, axis=1))
+        self.writer.save_array(BAND_ROWS, order.astype(np.uint32))
+        return {"windows": len(sigs)}
+
+
+@dataclass
+class Partial:
+    """For each query text: best window row of this shard (-1: none) and its estimate."""
+
+    row: np.ndarray
+    score: np.ndarray
+
+
+def query_signatures(batch: LexicalBatch, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-text signatures of a batch and, for each, which text it belongs to."""
+    sigs, doc, _, _ = signatures(batch, params, 0)
+    return sigs, doc
+
+
+class Reader:
+    def __init__(self, shard: Shard, params: dict):
+        self.params = params
+        self.sigs = shard.array(SIGNATURES)
+        self.windows = shard.array(WINDOWS)
+        self.bands = shard.array(BANDS)
+        self.rows = shard.array(BAND_ROWS)
+
+    def query(self, batch: LexicalBatch, prepared: object = None) -> Partial:
+        p = self.params
+        qsigs, qdoc = query_signatures(batch, p)
+        row = np.full(len(batch), -1, dtype=np.int64)
+        score = np.zeros(len(batch))
+        if len(qsigs) and len(self.sigs):
+            qbands = kernels.band_hashes(qsigs, p["bands"], p["rows"])
+            best, est = kernels.best_candidates(
+                qbands, qsigs, self.bands, self.rows, self.sigs, MAX_CANDIDATES_PER_BAND
+            )
+            row[qdoc], score[qdoc] = best, est
+        return Partial(row, score)
+
+
+def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
+    """Max over shards (ties to the first shard); evidence is the winning window's text."""
+    result = SignalResult.empty(len(batch))
+    has_words = batch.word_counts() > 0
+    result.score[has_words] = 0.0
+    windows = [np.load(f / WINDOWS, mmap_mode="r", allow_pickle=False) for f in docs.folders]
+    for number, part in enumerate(partials):
+        better = (part.row >= 0) & (part.score > np.nan_to_num(result.score, nan=-1.0))
+        result.score[better] = part.score[better]
+        result.shard[better] = number
+        result.doc[better] = part.row[better]
+    for d in np.flatnonzero(result.shard >= 0):
+        s, row = int(result.shard[d]), int(result.doc[d])
+        doc, start, end, _ = (int(v) for v in windows[s][row])
+        result.doc[d] = doc
+        result.start[d], result.end[d], result.match[d] = docs.excerpt(s, doc, start, end)
+    return result

@@ -1,0 +1,75 @@
+"""The terminal summary of a scores table: counts and shares by label, and what drove them."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from overlap import score
+
+SIGNAL_COLUMNS = ("ngram_containment", "minhash_jaccard", "semantic_similarity")
+
+
+def driver(scores: pl.DataFrame) -> pl.Series:
+    """Per row, the signal whose calibrated value set the familiarity (None for empty rows)."""
+    present = [c for c in SIGNAL_COLUMNS if c in scores.columns]
+    if not present:
+        return pl.Series("driver", [None] * scores.height, dtype=pl.String)
+    mapped = np.vstack(
+        [score.calibrated(c, scores[c].fill_null(np.nan).to_numpy().astype(float)) for c in present]
+    )
+    filled = np.where(np.isnan(mapped), -1.0, mapped)
+    best = np.argmax(filled, axis=0)
+    names = np.array(present, dtype=object)[best]
+    names[np.isnan(mapped).all(axis=0)] = None
+    return pl.Series("driver", names.tolist(), dtype=pl.String)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def render(scores: pl.DataFrame, by: str = "category") -> str:
+    """A plain-text summary: label counts and shares, signal means per label, drivers, categories."""
+    total = scores.height
+    frame = scores.with_columns(driver(scores))
+    present = [c for c in SIGNAL_COLUMNS if c in frame.columns]
+    rows = []
+    for name in score.LABELS:
+        part = frame.filter(pl.col("label") == name)
+        if part.height == 0:
+            continue
+        means = [f"{part[c].mean():.3f}" if part[c].drop_nulls().len() else "-" for c in present]
+        rows.append([name, str(part.height), f"{part.height / total:.1%}", *means])
+    out = [f"{total} examples scanned", _table(["label", "examples", "share", *[f"mean {c}" for c in present]], rows)]
+    familiar = frame.filter(pl.col("label") == "familiar")
+    if familiar.height:
+        drivers = familiar.group_by("driver").len().sort("len", descending=True)
+        out.append(
+            "familiar because of: "
+            + ", ".join(f"{r['driver']} {r['len']}" for r in drivers.iter_rows(named=True))
+        )
+    if by in frame.columns and frame[by].drop_nulls().len():
+        groups = (
+            frame.group_by(by)
+            .agg(
+                pl.len().alias("n"),
+                (pl.col("label") == "familiar").mean().alias("familiar"),
+                (pl.col("label") == "novel").mean().alias("novel"),
+                pl.col("familiarity").mean().alias("mean"),
+            )
+            .sort(by)
+        )
+        out.append(
+            _table(
+                [by, "examples", "familiar", "novel", "mean familiarity"],
+                [
+                    [str(r[by]), str(r["n"]), f"{r['familiar']:.1%}", f"{r['novel']:.1%}",
+                     f"{r['mean']:.3f}" if r["mean"] is not None else "-"]
+                    for r in groups.iter_rows(named=True)
+                ],
+            )
+        )
+    return "\n\n".join(out)

@@ -9,6 +9,7 @@ already holds (incremental builds), and writes the manifest last.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -126,11 +127,22 @@ def build_shard(
             counts.update(builder.finish())
         if rejects:
             write_rejects(rejects, writer.path(REJECTS))
-        source_info = {"path": str(source), "bytes": Path(source).stat().st_size, "sha256": file_digest(Path(source))}
+        source_info = {"path": str(source), **source_digest(Path(source))}
         return writer.commit({"number": number, "source": source_info, "counts": counts})
     except BaseException:
         writer.abort()
         raise
+
+
+def source_digest(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a source file, or of a folder of text files (over its sorted files)."""
+    if not path.is_dir():
+        return {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    combined = hashlib.sha256()
+    for file in files:
+        combined.update(f"{file.relative_to(path)}\0{file_digest(file)}\n".encode())
+    return {"bytes": sum(f.stat().st_size for f in files), "sha256": combined.hexdigest()}
 
 
 def _now() -> str:
@@ -178,7 +190,7 @@ def build_index(
                     + "; ".join(diffs or [f"signals: index has {existing.signals}, asked for {names}"])
                 )
             known = {s["source"]["sha256"] for s in existing.shards}
-            files = [f for f in files if file_digest(Path(f)) not in known]
+            files = [f for f in files if source_digest(Path(f))["sha256"] not in known]
             first = max((s["number"] for s in existing.shards), default=-1) + 1
             manifest = existing
         else:

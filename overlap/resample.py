@@ -30,6 +30,7 @@ from overlap.io.formats import JSON_SUFFIXES, RECORD_SUFFIXES, format_of
 from overlap.io.writers import atomic_path
 
 _BOM = b"\xef\xbb\xbf"
+_JSON_WHITESPACE = b" \t\r\n"
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -133,7 +134,7 @@ def write_resampled(
         elif fmt == ".csv":
             _write_csv(source, rows, sink)
         else:
-            with _open(source, fmt, "rb") as stream, _open(sink, fmt, "wb") as target:
+            with _reader(source, fmt) as stream, _writer(sink, fmt) as target:
                 _write_json(source, fmt, rows, stream, target)
     return int(rows.size)
 
@@ -145,24 +146,30 @@ def _check_rows(rows: np.ndarray, count: int, source: Path) -> None:
 
 
 @contextmanager
-def _open(file: Path | BinaryIO, fmt: str, mode: str) -> Iterator[BinaryIO]:
-    """``file`` (a path to read, or an open sink to write) through the compression ``fmt`` names."""
+def _reader(source: Path, fmt: str) -> Iterator[BinaryIO]:
+    """``source`` decompressed as its suffix says."""
     if fmt.endswith(".gz"):
-        # mtime=0: the same rows give the same bytes.
-        with gzip.GzipFile(filename="" if mode == "wb" else file, fileobj=file if mode == "wb" else None,
-                           mode=mode, mtime=0) as stream:
-            yield stream
-    elif fmt.endswith(".zst") and mode == "wb":
-        with zstandard.ZstdCompressor().stream_writer(file, closefd=False) as stream:
+        with gzip.open(source, "rb") as stream:
             yield stream
     elif fmt.endswith(".zst"):
-        with open(file, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as z:
+        with open(source, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as z:
             yield io.BufferedReader(z)
-    elif mode == "wb":
-        yield file
     else:
-        with open(file, "rb") as stream:
+        with open(source, "rb") as stream:
             yield stream
+
+
+@contextmanager
+def _writer(sink: BinaryIO, fmt: str) -> Iterator[BinaryIO]:
+    """``sink`` compressed as the suffix says; closing the result leaves ``sink`` open."""
+    if fmt.endswith(".gz"):
+        with gzip.GzipFile(filename="", fileobj=sink, mode="wb", mtime=0) as stream:  # mtime=0: reproducible
+            yield stream
+    elif fmt.endswith(".zst"):
+        with zstandard.ZstdCompressor().stream_writer(sink, closefd=False) as stream:
+            yield stream
+    else:
+        yield sink
 
 
 def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, target: BinaryIO) -> None:
@@ -171,10 +178,10 @@ def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, targ
     head = [next(lines, b"")]
     if head[0].startswith(_BOM):
         head[0] = head[0][len(_BOM) :]
-    while len(head[-1]) and not head[-1].strip():
+    while head[-1] and not head[-1].strip(_JSON_WHITESPACE):
         head.append(next(lines, b""))
-    if fmt in JSON_SUFFIXES and head[-1].lstrip().startswith(b"["):
-        elements = _array_elements(b"".join(head).decode() + stream.read().decode(), source)
+    if fmt in JSON_SUFFIXES and head[-1].lstrip(_JSON_WHITESPACE).startswith(b"["):
+        elements = _array_elements((b"".join(head) + stream.read()).decode(), source)
         _check_rows(rows, len(elements), source)
         body = ",\n".join(elements[k] for k in rows.tolist())
         target.write(f"[\n{body}\n]\n".encode() if body else b"[]\n")
@@ -184,7 +191,7 @@ def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, targ
     count = 0
     for line in itertools.chain(head, lines):
         body = line.rstrip(b"\r\n")
-        if body.strip():
+        if body.strip(_JSON_WHITESPACE):
             if count in wanted:
                 kept[count] = body
             count += 1

@@ -27,7 +27,6 @@ import polars as pl
 LABELS = ("familiar", "borderline", "novel", "empty")
 STRATEGIES = ("familiarity", "target")
 THIN_NOVEL = 20.0  # effective novel examples below which a category counts as thin
-_BISECTIONS = 50
 
 
 @dataclass(frozen=True)
@@ -226,30 +225,23 @@ def _target_weights(rows: _Rows) -> np.ndarray:
 def _familiarity_weights(rows: _Rows, familiarity: np.ndarray) -> np.ndarray:
     """Weights ∝ exp(-strength * familiarity) / k, capped, mean 1.
 
-    When familiar rows end up below their floor, the curve is flattened (a lower
-    strength found by bisection) rather than familiar rows lifted as a block, so
-    weight stays monotone in familiarity. At strength 0 the weights are uniform
-    per example, which meets the floor unless the caps bind.
+    When familiar rows end up below their floor, just enough of the uniform
+    weighting (one example, one unit) is mixed in to lift them to it. A mix of
+    two weightings that both have mean 1, respect the caps and never rise with
+    familiarity does all three too, and the familiar share is linear in the mix,
+    so the amount is solved exactly. Uniform weights meet the floor unless the
+    caps bind.
     """
     everyone = np.ones(rows.n, dtype=bool)
-
-    def weights_at(strength: float) -> np.ndarray:
-        out = np.empty(rows.n)
-        rows.fill(everyone, np.exp(-strength * familiarity) * rows.share, float(rows.n), out)
-        return out
-
-    weights = weights_at(rows.config.strength)
-    if weights[rows.familiar].sum() >= rows.floor_total:
-        return weights
-    # Invariant: the floor holds at `flat` and fails at `steep`; keep the flat end.
-    flat, steep = 0.0, rows.config.strength
-    for _ in range(_BISECTIONS):
-        middle = (flat + steep) / 2
-        if weights_at(middle)[rows.familiar].sum() >= rows.floor_total:
-            flat = middle
-        else:
-            steep = middle
-    return weights_at(flat)
+    curved, uniform = np.empty(rows.n), np.empty(rows.n)
+    rows.fill(everyone, np.exp(-rows.config.strength * familiarity) * rows.share, float(rows.n), curved)
+    short = rows.floor_total - curved[rows.familiar].sum()
+    if short <= 0:
+        return curved
+    rows.fill(everyone, rows.share, float(rows.n), uniform)
+    gain = uniform[rows.familiar].sum() - curved[rows.familiar].sum()
+    mix = min(1.0, short / gain) if gain > 0 else 0.0
+    return (1 - mix) * curved + mix * uniform
 
 
 def _fill(shape: np.ndarray, low: np.ndarray, high: float, total: float) -> np.ndarray:
@@ -264,15 +256,17 @@ def _fill(shape: np.ndarray, low: np.ndarray, high: float, total: float) -> np.n
         return np.full(shape.size, high)
     enter = low / shape  # the scale at which a row leaves its floor
     leave = high / shape  # the scale at which a row reaches the cap
-    enter_sorted, leave_sorted = np.sort(enter), np.sort(leave)
-    low_sum = np.concatenate(([0.0], np.cumsum(low[np.argsort(enter)])))
-    enter_shape = np.concatenate(([0.0], np.cumsum(shape[np.argsort(enter)])))
-    leave_shape = np.concatenate(([0.0], np.cumsum(shape[np.argsort(leave)])))
-    kinks = np.unique(np.concatenate((enter, leave)))
+    by_enter, by_leave = np.argsort(enter), np.argsort(leave)
+    enter_sorted, leave_sorted = enter[by_enter], leave[by_leave]
+    low_sum = np.concatenate(([0.0], np.cumsum(low[by_enter])))
+    enter_shape = np.concatenate(([0.0], np.cumsum(shape[by_enter])))
+    leave_shape = np.concatenate(([0.0], np.cumsum(shape[by_leave])))
+    kinks = np.sort(np.concatenate((enter, leave)))
     entered = np.searchsorted(enter_sorted, kinks, side="right")
     capped = np.searchsorted(leave_sorted, kinks, side="right")
     sums = (low_sum[-1] - low_sum[entered]) + kinks * (enter_shape[entered] - leave_shape[capped]) + capped * high
-    # sums[0] == sum(low) < total <= sums[-1] == n * high, so 1 <= k < len(kinks).
+    # sums[0] == sum(low) < total <= sums[-1] == n * high, so 1 <= k < len(kinks),
+    # and kinks[k - 1] < kinks[k] (equal kinks have equal sums).
     k = int(np.searchsorted(sums, total, side="left"))
     k = min(max(k, 1), kinks.size - 1)
     start = kinks[k - 1]

@@ -20,7 +20,7 @@ from overlap.io.formats import iter_raw_records
 
 RECORDS = [
     {"id": "1", "text": "Plain ASCII line."},
-    {"id": "2", "text": "Ünïcödé, emoji 🙂, CJK 漢字, a line\nbreak and a \"quote\", comma"},
+    {"id": "2", "text": 'Ünïcödé, emoji 🙂, CJK 漢字, a line\nbreak and a "quote", comma'},
     {"id": "3", "text": ""},
 ]
 
@@ -51,7 +51,8 @@ def _write(path: Path, records: list[dict]) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["d.jsonl", "d.jsonl.gz", "d.jsonl.zst", "d.json.gz", "d.json.zst", "d.json", "d.parquet", "d.csv"]
+    "name",
+    ["d.jsonl", "d.jsonl.gz", "d.jsonl.zst", "d.json.gz", "d.json.zst", "d.json", "d.parquet", "d.csv"],
 )
 def test_every_format_round_trips(tmp_path: Path, name: str) -> None:
     path = _write(tmp_path / name, RECORDS)
@@ -217,7 +218,13 @@ def test_input_error_message_and_pickle() -> None:
     error = InputError("data.jsonl", 17, "messages", "expected a list of {role, content}, got str", raw="x")
     assert str(error) == "data.jsonl, line 17, field 'messages': expected a list of {role, content}, got str"
     again = pickle.loads(pickle.dumps(error))
-    assert (again.path, again.line, again.field, again.reason, again.raw) == ("data.jsonl", 17, "messages", error.reason, "x")
+    assert (again.path, again.line, again.field, again.reason, again.raw) == (
+        "data.jsonl",
+        17,
+        "messages",
+        error.reason,
+        "x",
+    )
     assert str(again) == str(error)
     assert str(InputError("d.jsonl", None, None, "broken")) == "d.jsonl: broken"
 
@@ -255,7 +262,7 @@ def test_expand_sources_errors(tmp_path: Path) -> None:
         expand_sources([f"{tmp_path}/*.csv"])
     with pytest.raises(ValueError, match="unsupported file type"):
         expand_sources([tmp_path / "shards" / "README.md"])
-    with pytest.raises(ValueError, match="mixes .txt files"):
+    with pytest.raises(ValueError, match=r"mixes \.txt files"):
         expand_sources([tmp_path])
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no supported files"):
@@ -306,7 +313,11 @@ def test_property_strings_survive_write_table_jsonl(texts: list[str]) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(lines=st.lists(st.binary(max_size=40) | st.sampled_from([b"{}", b'{"a": "\\ud800"}', b"\xef\xbb\xbf{}"]), max_size=8))
+@given(
+    lines=st.lists(
+        st.binary(max_size=40) | st.sampled_from([b"{}", b'{"a": "\\ud800"}', b"\xef\xbb\xbf{}"]), max_size=8
+    )
+)
 def test_property_arbitrary_bytes_never_raise(lines: list[bytes]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "b.jsonl"

@@ -57,4 +57,6 @@ class Reject:
     @classmethod
     def from_error(cls, error: InputError, raw: str) -> Reject:
         """The reject for a record that raised ``error``; ``raw`` is used when the error has none."""
-        return cls(error.path, error.line, error.field, error.reason, error.raw if error.raw is not None else raw)
+        return cls(
+            error.path, error.line, error.field, error.reason, error.raw if error.raw is not None else raw
+        )

@@ -31,8 +31,8 @@ from overlap.io.errors import InputError, type_name
 JSON_LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 # .json files may hold one JSON array of objects instead of JSON lines.
 JSON_SUFFIXES = (".json", ".json.gz", ".json.zst")
-RECORD_SUFFIXES = JSON_LINES_SUFFIXES + JSON_SUFFIXES + (".parquet", ".csv")
-SUPPORTED_SUFFIXES = RECORD_SUFFIXES + (".txt",)
+RECORD_SUFFIXES = (*JSON_LINES_SUFFIXES, *JSON_SUFFIXES, ".parquet", ".csv")
+SUPPORTED_SUFFIXES = (*RECORD_SUFFIXES, ".txt")
 
 _PARQUET_BATCH_ROWS = 1024
 _JSON_WHITESPACE = b" \t\r\n"
@@ -163,7 +163,9 @@ def _resolve_path(path: Path, root: Path) -> list[Source]:
     if texts:
         return [Source(path, _relative_name(path, root))]
     if not data:
-        raise ValueError(f"{path}: no supported files in this directory (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        raise ValueError(
+            f"{path}: no supported files in this directory (supported: {', '.join(SUPPORTED_SUFFIXES)})"
+        )
     return [Source(f, _relative_name(f, root)) for f in data]
 
 
@@ -200,9 +202,11 @@ def _open_binary(path: Path, fmt: str) -> Iterator[IO[bytes]]:
         with gzip.open(path, "rb") as stream:
             yield stream
     elif fmt.endswith(".zst"):
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True, closefd=True)
-        with io.BufferedReader(raw) as stream:
-            yield stream
+        decompressor = zstandard.ZstdDecompressor()
+        with open(path, "rb") as fh:
+            reader = decompressor.stream_reader(fh, read_across_frames=True, closefd=False)
+            with io.BufferedReader(reader) as stream:
+                yield stream
     else:
         with open(path, "rb") as stream:
             yield stream
@@ -234,7 +238,7 @@ def _without_bom(stream: IO[bytes]) -> Iterator[bytes]:
     first = True
     for data in stream:
         if first and data.startswith(_BOM):
-            data = data[len(_BOM):]
+            data = data[len(_BOM) :]
         first = False
         yield data
 
@@ -245,7 +249,9 @@ def _parse_line(path: str, number: int, data: bytes) -> RawRecord:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raw = data.decode("utf-8", "backslashreplace")
-        return RawRecord(path, number, InputError(path, number, None, f"invalid UTF-8 at byte {error.start}", raw), raw)
+        return RawRecord(
+            path, number, InputError(path, number, None, f"invalid UTF-8 at byte {error.start}", raw), raw
+        )
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
@@ -358,13 +364,15 @@ def _check_header(path: str, header: list[str]) -> None:
 def _csv_record(path: str, number: int, header: list[str], row: list[str], raw: str) -> RawRecord:
     if _invalid_utf8_at(raw) is not None:
         shown = _show_invalid(raw)
-        field = next((c for c, v in zip(header, row) if _invalid_utf8_at(v) is not None), None)
+        field = next((c for c, v in zip(header, row, strict=False) if _invalid_utf8_at(v) is not None), None)
         at = _invalid_utf8_at(raw)
-        return RawRecord(path, number, InputError(path, number, field, f"invalid UTF-8 at byte {at}", shown), shown)
+        return RawRecord(
+            path, number, InputError(path, number, field, f"invalid UTF-8 at byte {at}", shown), shown
+        )
     if len(row) != len(header):
         reason = f"expected {len(header)} fields (the header's), got {len(row)}"
         return RawRecord(path, number, InputError(path, number, None, reason, raw), raw)
-    return RawRecord(path, number, dict(zip(header, row)), raw)
+    return RawRecord(path, number, dict(zip(header, row, strict=True)), raw)
 
 
 def _invalid_utf8_at(text: str) -> int | None:
@@ -407,7 +415,9 @@ def iter_parquet_records(path: str | Path, columns: Sequence[str] | None = None)
                 row += 1
                 yield RawRecord(name, row, record)
     except (pa.ArrowException, OSError) as error:
-        raise InputError(name, row + 1 if row else None, None, f"not a readable Parquet file: {error}") from None
+        raise InputError(
+            name, row + 1 if row else None, None, f"not a readable Parquet file: {error}"
+        ) from None
 
 
 # --- text files -------------------------------------------------------------
@@ -424,7 +434,7 @@ def _iter_txt_folder(folder: Path) -> Iterator[RawRecord]:
 def _txt_record(file: Path, record_id: str) -> RawRecord:
     data = file.read_bytes()
     if data.startswith(_BOM):
-        data = data[len(_BOM):]
+        data = data[len(_BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

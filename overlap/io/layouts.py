@@ -13,7 +13,14 @@ from functools import partial
 from pathlib import Path
 
 from overlap.io.errors import InputError, Reject, type_name
-from overlap.io.formats import RawRecord, Source, iter_parquet_records, iter_raw_records, parquet_columns, resolve_sources
+from overlap.io.formats import (
+    RawRecord,
+    Source,
+    iter_parquet_records,
+    iter_raw_records,
+    parquet_columns,
+    resolve_sources,
+)
 
 LAYOUTS = ("text", "messages", "conversations", "alpaca", "prompt_completion", "question_answer")
 
@@ -63,7 +70,9 @@ class CorpusBatch:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def detect_layout(record: dict, text_field: str | None = None, *, path: str = "<record>", line: int | None = None) -> str:
+def detect_layout(
+    record: dict, text_field: str | None = None, *, path: str = "<record>", line: int | None = None
+) -> str:
     """The layout of one record, one of ``LAYOUTS``, judged by its field names.
 
     "text" when ``text_field`` is given or only a text/content field fits. Raises
@@ -157,7 +166,9 @@ def read_dataset(
                 example = _dataset_example(item, record, row, layout, detected_at, text_field, id_field)
                 if example.id in first_seen:
                     seen_path, seen_line = first_seen[example.id]
-                    where = f"line {seen_line}" if seen_path == item.path else f"{seen_path}, line {seen_line}"
+                    where = (
+                        f"line {seen_line}" if seen_path == item.path else f"{seen_path}, line {seen_line}"
+                    )
                     id_key = _id_key(record, id_field) or "id"
                     reason = f"duplicate id {example.id!r}, first seen at {where}"
                     raise InputError(item.path, item.line, id_key, reason)
@@ -382,7 +393,13 @@ def _dataset_example(
     """``to_example``, with a hint when the record's own layout differs from the dataset's."""
     try:
         return to_example(
-            record, row, path=item.path, line=item.line, layout=layout, text_field=text_field, id_field=id_field
+            record,
+            row,
+            path=item.path,
+            line=item.line,
+            layout=layout,
+            text_field=text_field,
+            id_field=id_field,
         )
     except InputError as error:
         try:
@@ -391,7 +408,10 @@ def _dataset_example(
             own = None
         if own is None or own == layout:
             raise
-        hint = f" (the dataset's layout is {layout!r}, detected at {detected_at}; this record looks like {own!r})"
+        hint = (
+            f" (the dataset's layout is {layout!r}, detected at {detected_at}; "
+            f"this record looks like {own!r})"
+        )
         raise InputError(error.path, error.line, error.field, error.reason + hint, error.raw) from None
 
 
@@ -408,7 +428,9 @@ def _corpus_records(source: Source, text_field: str | None, id_field: str | None
     return iter_raw_records(source.path)
 
 
-def _corpus_document(item: RawRecord, name: str, text_field: str | None, id_field: str | None) -> tuple[str, str]:
+def _corpus_document(
+    item: RawRecord, name: str, text_field: str | None, id_field: str | None
+) -> tuple[str, str]:
     record = _record_of(item)
     fail: _Fail = partial(InputError, item.path, item.line)
     if text_field is not None:

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
 import polars as pl
 
 from overlap.io.errors import Reject
@@ -109,7 +110,9 @@ def _json_line(value: dict) -> str:
 def _table_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported table format {suffix or '(none)'!r}; use one of {', '.join(TABLE_SUFFIXES)}")
+        raise ValueError(
+            f"{path}: unsupported table format {suffix or '(none)'!r}; use one of {', '.join(TABLE_SUFFIXES)}"
+        )
     return suffix
 
 
@@ -117,7 +120,10 @@ def _json_encode_nested(df: pl.DataFrame) -> pl.DataFrame:
     encoded = [
         pl.Series(
             name,
-            [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in df[name].to_list()],
+            [
+                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                for v in df[name].to_list()
+            ],
             dtype=pl.String,
         )
         for name, dtype in df.schema.items()

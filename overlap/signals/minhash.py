@@ -36,8 +36,8 @@ def default_params() -> dict:
     """Word 5-grams, 128 permutations in 32 bands of 4 rows.
 
     32 x 4 puts the LSH threshold near 0.42: a window with Jaccard 0.5 is a
-    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 64 and
-    256 shingles cover examples from a paragraph to a page; ``0`` adds one
+    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 32 and
+    128 shingles cover examples from a chat turn to a page; ``0`` adds one
     window per whole document, for examples that copy a document entire.
     """
     return {
@@ -46,8 +46,8 @@ def default_params() -> dict:
         "minhash_seed": 1,
         "bands": 32,
         "rows": 4,
-        "block_shingles": 32,
-        "window_shingles": [64, 256, 0],
+        "block_shingles": 16,
+        "window_shingles": [32, 128, 0],
     }
 
 

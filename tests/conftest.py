@@ -1,0 +1,47 @@
+"""Shared fixtures: the lexical index of the bundled reference corpus, built once per session."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from overlap import data
+from overlap.build import build_index
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def lexical_index(tmp_path_factory) -> Path:
+    """Index (n-gram + MinHash) of the bundled reference corpus."""
+    out = tmp_path_factory.mktemp("lexical-index")
+    build_index(data.reference_sources(), out, signals="ngram,minhash")
+    return out
+
+
+def load_docs(path: Path) -> list[dict]:
+    """Documents of one bundled corpus file."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope="session")
+def reference_docs() -> dict[str, list[dict]]:
+    """Every bundled reference document, by file name."""
+    return {p.name: load_docs(p) for p in data.reference_sources()}

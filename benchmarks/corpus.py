@@ -102,7 +102,7 @@ def generate(
 
 def ensure_corpus(out: Path, size: int, files: int, seed: int = 0) -> list[Path]:
     """The corpus at ``out`` if one of this size, file count and seed is there, else a new one."""
-    stamp = out / "corpus.json"
+    stamp = out / ".corpus-spec.json"  # hidden: index build skips it
     spec = {"size": size, "files": files, "seed": seed, "version": 1}
     paths = [out / f"part-{n:03d}.jsonl" for n in range(files)]
     if stamp.exists() and json.loads(stamp.read_text()) == spec and all(p.exists() for p in paths):

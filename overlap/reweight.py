@@ -458,11 +458,11 @@ def _recommend(summary: SummaryTables, frame: pl.DataFrame, config: ReweightConf
                          "more would serve better than heavier weights.")
     duplicated = frame.filter(pl.col("label") != "empty").group_by("group").len().filter(pl.col("len") > 1)
     if duplicated.height:
-        sentences.append(f"{int(duplicated['len'].sum()):,} rows fall in {duplicated.height:,} near-duplicate "
-                         "groups" + (", each group weighted as about one example." if config.dedup else "."))
+        sentences.append(f"{int(duplicated['len'].sum()):,} rows fall in {_count(duplicated.height, 'near-duplicate group')}"
+                         + (", each weighted as about one example." if config.dedup else "."))
     empty = frame.height - n
     if empty:
-        sentences.append(f"{empty:,} empty texts get weight 0.")
+        sentences.append(f"{_count(empty, 'empty text')} {'gets' if empty == 1 else 'get'} weight 0.")
     return " ".join(s for s in sentences if s)
 
 
@@ -486,6 +486,10 @@ def _target_advice(novel: dict, n: int, frame: pl.DataFrame, config: ReweightCon
     if target > 1 - config.familiar_floor:
         return f"The familiar floor ({_pct(config.familiar_floor)}) takes precedence over the target."
     return f"The min weight {config.min_weight:g} on the other examples keeps the novel share down."
+
+
+def _count(k: int, noun: str) -> str:
+    return f"{k:,} {noun}" + ("" if k == 1 else "s")
 
 
 def _pct(x: float) -> str:

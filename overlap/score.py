@@ -1,7 +1,8 @@
 """Signals -> one familiarity in [0, 1] and a label.
 
-Each signal is mapped onto [0, 1] by a ramp centred on its threshold (0.5 at
-the threshold, 0 and 1 one ``width`` below and above it); ``familiarity`` is the
+Each signal is mapped onto (0, 1) by a logistic curve centred on its threshold
+(0.5 at the threshold; ``scale`` sets how fast it saturates); being strictly
+increasing, it keeps the signal's ranking intact. ``familiarity`` is the
 largest of the available mapped signals, so any one strong piece of evidence
 (verbatim n-grams, a near-duplicate window, a close paraphrase) makes an
 example familiar. Thresholds and widths were chosen on the labelled benchmark
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-# signal column -> (threshold, width)
+# signal column -> (threshold, scale)
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "ngram_containment": (0.2, 0.15),
-    "minhash_jaccard": (0.3, 0.2),
-    "semantic_similarity": (0.75, 0.1),
+    "ngram_containment": (0.2, 0.05),
+    "minhash_jaccard": (0.3, 0.05),
+    "semantic_similarity": (0.75, 0.03),
 }
 FAMILIAR_AT = 0.5
 BORDERLINE_AT = 0.35
@@ -25,9 +26,9 @@ LABELS = ("familiar", "borderline", "novel", "empty")
 
 
 def calibrated(column: str, values: np.ndarray) -> np.ndarray:
-    """One signal mapped onto [0, 1] (NaN stays NaN)."""
-    threshold, width = CALIBRATION[column]
-    return np.clip(0.5 + (np.asarray(values, dtype=float) - threshold) / (2 * width), 0.0, 1.0)
+    """One signal mapped onto (0, 1) (NaN stays NaN)."""
+    threshold, scale = CALIBRATION[column]
+    return 1.0 / (1.0 + np.exp(-(np.asarray(values, dtype=float) - threshold) / scale))
 
 
 def familiarity(signals: dict[str, np.ndarray]) -> np.ndarray:

@@ -80,6 +80,13 @@ class DocStore:
 
         return ref.encode(ref.normalize(self.text(shard, row)))
 
+    @functools.lru_cache(maxsize=64)
+    def lexical(self, shard: int, row: int):
+        """The normalised document tokenised, for locating evidence in it."""
+        from overlap.lexical import LexicalBatch
+
+        return LexicalBatch.from_texts([self.normalized(shard, row).decode("utf-8", "surrogatepass")])
+
     def excerpt(self, shard: int, row: int, byte_start: int, byte_end: int) -> tuple[int, int, str]:
         """Character offsets and text of a byte span of the normalised document."""
         data = self.normalized(shard, row)

@@ -128,19 +128,18 @@ def _attach_evidence(result, d, batch, docs, n, grams, shard, doc) -> None:
     key = values[np.argmax(counts)]
     start, length = _longest_run(keys == key)
     s, row = int(key >> 32), int(key & 0xFFFFFFFF)
-    located = _locate(docs.normalized(s, row), grams[start : start + length], n)
+    located = _locate(docs.lexical(s, row), grams[start : start + length], n)
     if located is None:
         # The run's n-grams are each in the document but not contiguously: cite one n-gram.
         length = 1
-        located = _locate(docs.normalized(s, row), grams[start : start + 1], n)
+        located = _locate(docs.lexical(s, row), grams[start : start + 1], n)
     result.shard[d], result.doc[d] = s, row
     if located is not None:
         result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, *located)
 
 
-def _locate(doc_bytes: bytes, run: np.ndarray, n: int) -> tuple[int, int] | None:
-    """Byte span in the normalised document of a run of consecutive n-grams."""
-    doc = LexicalBatch.from_texts([doc_bytes.decode("utf-8", "surrogatepass")])
+def _locate(doc: LexicalBatch, run: np.ndarray, n: int) -> tuple[int, int] | None:
+    """Byte span in the (tokenised, normalised) document of a run of consecutive n-grams."""
     grams, _ = doc.grams(n)
     width = len(run)
     for i in np.flatnonzero(grams == run[0]):

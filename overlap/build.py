@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -145,6 +146,15 @@ def source_digest(path: Path) -> dict[str, Any]:
     return {"bytes": sum(f.stat().st_size for f in files), "sha256": combined.hexdigest()}
 
 
+def _remove_leftovers(index_dir: Path) -> None:
+    """Delete temp files and folders of builds that died (we hold the lock, so none is live)."""
+    for path in index_dir.glob(".tmp-*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -179,6 +189,7 @@ def build_index(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(out):
+        _remove_leftovers(out)
         existing = read_manifest(out) if (out / "manifest.json").exists() else None
         if existing is not None:
             names = existing.signals if signals is None else signal_registry.parse(signals)

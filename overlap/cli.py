@@ -130,3 +130,7 @@ def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_add
     )
     click.echo(summary.render(scores))
     click.echo(f"\nscores written to {out} ({time.monotonic() - started:.1f}s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,11 +18,14 @@ import polars as pl
 
 from overlap import data
 from overlap.build import build_index
+from overlap.report import write_report
 from overlap.index.manifest import Manifest, read_manifest
-from overlap.io import read_dataset, write_rejects, write_table
+from overlap.io import read_dataset, read_table, write_rejects, write_table
+from overlap.resample import resample_plan, write_resampled
+from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
 
-__all__ = ["build_index", "default_index", "scan", "index_info"]
+__all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report"]
 
 
 def _stderr(message: str) -> None:
@@ -58,6 +61,7 @@ def scan(
     workers: int | None = None,
     ray_address: str | None = None,
     model: str | None = None,
+    report: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
@@ -65,7 +69,7 @@ def scan(
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
     ``on_error="skip"`` rejected records go to ``rejects`` (default
-    ``OUT.rejects.jsonl``) with the reason.
+    ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report.
     """
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
@@ -77,9 +81,64 @@ def scan(
     )
     if out is not None:
         write_table(scores, out, overwrite=overwrite)
+    if report is not None:
+        write_report(scores, report, dataset=examples)
     if rejected:
         target = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
         write_rejects(rejected, target)
         if progress:
             progress(f"{len(rejected)} record(s) rejected, written to {target}")
     return scores
+
+
+def _scores(scores: str | Path | pl.DataFrame) -> pl.DataFrame:
+    return scores if isinstance(scores, pl.DataFrame) else read_table(scores)
+
+
+def reweight(
+    scores: str | Path | pl.DataFrame,
+    out: str | Path | None = None,
+    *,
+    config: ReweightConfig = ReweightConfig(),
+    dataset: str | Path | None = None,
+    resample: int | None = None,
+    resample_factor: float | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> tuple[pl.DataFrame, SummaryTables]:
+    """Weights for every scored example, and optionally a resampled copy of the dataset.
+
+    Without ``resample``/``resample_factor`` the scores with a ``weight`` column go
+    to ``out``. With one of them, ``dataset`` (the file that was scanned) is
+    resampled to that many records and written to ``out`` in its own format.
+    Returns the weighted table and the before/after summary.
+    """
+    table = _scores(scores)
+    weighted = compute_weights(table, config)
+    summary = weight_summary(table, weighted, config=config)
+    if resample is not None or resample_factor is not None:
+        if dataset is None:
+            raise ValueError("resampling needs --dataset, the file that was scanned")
+        n = resample if resample is not None else round(resample_factor * table.height)
+        if out is None:
+            raise ValueError("resampling needs --out")
+        write_resampled(dataset, resample_plan(weighted, n, seed=seed), out, overwrite=overwrite)
+    elif out is not None:
+        write_table(weighted, out, overwrite=overwrite)
+    return weighted, summary
+
+
+def report(
+    scores: str | Path | pl.DataFrame,
+    out: str | Path,
+    *,
+    weights: str | Path | pl.DataFrame | None = None,
+    dataset: str | Path | None = None,
+    title: str | None = None,
+    max_rows: int = 200,
+    overwrite: bool = True,
+) -> Path:
+    """Write the self-contained HTML report of a scores table (and weights) to ``out``."""
+    if Path(out).exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows)

@@ -17,6 +17,7 @@ from overlap import api, summary
 from overlap.engines import ENGINES
 from overlap.index.manifest import IndexError_
 from overlap.io.errors import InputError
+from overlap.reweight import ReweightConfig
 
 
 def _say(message: str) -> None:
@@ -119,17 +120,71 @@ def index_info(directory) -> None:
               help="Where skipped records go (default: OUT.rejects.jsonl).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @model_option
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write the HTML report here.")
 def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_address, on_error, rejects,
-         overwrite, model) -> None:
+         overwrite, model, report_path) -> None:
     """Score every example of DATASET: familiar or novel, with the evidence."""
     started = time.monotonic()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
-        model=model, progress=_say,
+        model=model, report=report_path, progress=_say,
     )
     click.echo(summary.render(scores))
+    if report_path:
+        click.echo(f"report written to {report_path}")
     click.echo(f"\nscores written to {out} ({time.monotonic() - started:.1f}s)")
+
+
+_DEFAULTS = ReweightConfig()
+
+
+@main.command()
+@click.argument("scores", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Weighted scores (.parquet/.jsonl/.csv), or the resampled dataset with --resample.")
+@click.option("--strategy", type=click.Choice(["target", "familiarity"]), default=_DEFAULTS.strategy,
+              show_default=True, help="target: novel examples carry --target-novel-share of the weight; "
+              "familiarity: weight falls with familiarity.")
+@click.option("--target-novel-share", type=float, default=_DEFAULTS.target_novel_share, show_default=True)
+@click.option("--strength", type=float, default=_DEFAULTS.strength, show_default=True,
+              help="Steepness of the familiarity strategy: w ~ exp(-strength * familiarity).")
+@click.option("--max-weight", type=float, default=_DEFAULTS.max_weight, show_default=True)
+@click.option("--min-weight", type=float, default=_DEFAULTS.min_weight, show_default=True)
+@click.option("--familiar-floor", type=float, default=_DEFAULTS.familiar_floor, show_default=True,
+              help="Familiar examples keep at least this share of the weight (forgetting guard).")
+@click.option("--no-dedup", is_flag=True, help="Do not share weight within near-duplicate groups.")
+@click.option("--dataset", type=click.Path(exists=True), default=None, help="The scanned dataset, to resample.")
+@click.option("--resample", type=int, default=None, help="Write a resampled dataset of N records.")
+@click.option("--resample-factor", type=float, default=None, help="Resample to F times the dataset size.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def reweight(scores, out, strategy, target_novel_share, strength, max_weight, min_weight, familiar_floor,
+             no_dedup, dataset, resample, resample_factor, seed, overwrite) -> None:
+    """Weights (mean 1) that give novel examples their share, or a resampled dataset."""
+    config = ReweightConfig(strategy=strategy, strength=strength, target_novel_share=target_novel_share,
+                            max_weight=max_weight, min_weight=min_weight, familiar_floor=familiar_floor,
+                            dedup=not no_dedup)
+    _, tables = api.reweight(scores, out, config=config, dataset=dataset, resample=resample,
+                             resample_factor=resample_factor, seed=seed, overwrite=overwrite)
+    click.echo(tables.render())
+    click.echo(f"\nwritten to {out}")
+
+
+@main.command()
+@click.argument("scores", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Output of `overlap reweight` (row, weight).")
+@click.option("--dataset", type=click.Path(exists=True), default=None,
+              help="The scanned dataset, to show example text beside the evidence.")
+@click.option("--title", default=None)
+@click.option("--max-rows", type=int, default=200, show_default=True, help="Rows per table.")
+def report(scores, out, weights, dataset, title, max_rows) -> None:
+    """Write a self-contained HTML report of a scores table."""
+    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows)
+    click.echo(f"report written to {path}")
 
 
 if __name__ == "__main__":

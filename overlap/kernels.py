@@ -9,6 +9,9 @@ same packing again.
 
 from __future__ import annotations
 
+import functools
+from typing import Callable
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -19,6 +22,37 @@ _FNV_OFFSET = np.uint64(ref.FNV_OFFSET)
 _FNV_PRIME = np.uint64(ref.FNV_PRIME)
 _SEED = np.uint64(ref.NGRAM_SEED)
 _MAX32 = np.uint32(0xFFFFFFFF)
+
+
+def _batch_kernel(work: Callable[..., int], small: int):
+    """Compile a batch kernel in parallel, and run it on one thread when ``work(*args) < small``.
+
+    Waking the other threads for a parallel loop costs more than a small input's
+    whole work (milliseconds on a busy machine, against well under one for a
+    single document), and evidence lookups call the kernels one document at a
+    time. Both paths run the same compiled code, so results are identical.
+    """
+
+    def decorate(fn):
+        compiled = njit(cache=True, parallel=True)(fn)
+
+        @functools.wraps(fn)
+        def call(*args):
+            if work(*args) < small:
+                threads = numba.get_num_threads()
+                if threads > 1:
+                    numba.set_num_threads(1)
+                    try:
+                        return compiled(*args)
+                    finally:
+                        numba.set_num_threads(threads)
+            return compiled(*args)
+
+        call.compiled = compiled
+        return call
+
+    return decorate
+
 
 
 def pack(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +140,7 @@ def _fill_words(buf, start, end, table, hashes, starts, ends, out):
         ends[k] = end
 
 
-@njit(cache=True, parallel=True)
+@_batch_kernel(lambda buf, offsets, table: buf.shape[0], 1 << 18)
 def _tokenize(buf, offsets, table):
     n = offsets.shape[0] - 1
     counts = np.zeros(n, dtype=np.int64)
@@ -133,7 +167,7 @@ def tokenize(buf: np.ndarray, offsets: np.ndarray):
     return _tokenize(buf, offsets, ref.word_char_table())
 
 
-@njit(cache=True, parallel=True)
+@_batch_kernel(lambda word_hashes, word_offsets, n: word_hashes.shape[0] * n, 1 << 18)
 def ngrams(word_hashes, word_offsets, n):
     """Word n-gram hashes per text (see ``text.ngram_hashes``), packed with offsets."""
     ndocs = word_offsets.shape[0] - 1
@@ -181,7 +215,19 @@ def _fmix32(h):
     return h
 
 
-@njit(cache=True, parallel=True)
+@njit(inline="always")
+def _permuted_min(row, a, b, shingles, lo, hi):
+    """``row[p] = min over shingles[lo:hi] of a[p] * fmix32(low32) + b[p] mod 2**32``."""
+    for p in range(row.shape[0]):
+        row[p] = _MAX32
+    for i in range(lo, hi):
+        hv = np.uint32(_fmix32(shingles[i] & np.uint64(0xFFFFFFFF)))
+        # uint32 operands: LLVM keeps the product in 32-bit lanes (wraps mod 2**32) and vectorises.
+        for p in range(row.shape[0]):
+            row[p] = min(row[p], np.uint32(a[p] * hv + b[p]))
+
+
+@_batch_kernel(lambda shingles, offsets, a, b, block: shingles.shape[0] * a.shape[0], 1 << 21)
 def block_minima(shingles, shingle_offsets, a, b, block):
     """MinHash of every run of ``block`` consecutive shingles of each text.
 
@@ -196,21 +242,19 @@ def block_minima(shingles, shingle_offsets, a, b, block):
     for d in range(ndocs):
         m = shingle_offsets[d + 1] - shingle_offsets[d]
         block_offsets[d + 1] = block_offsets[d] + (m + block - 1) // block
-    minima = np.full((block_offsets[ndocs], nperm), _MAX32, dtype=np.uint32)
+    minima = np.empty((block_offsets[ndocs], nperm), dtype=np.uint32)
+    a32 = a.astype(np.uint32)
+    b32 = b.astype(np.uint32)
     for d in prange(ndocs):
         s0 = shingle_offsets[d]
         m = shingle_offsets[d + 1] - s0
-        for i in range(m):
-            hv = _fmix32(shingles[s0 + i] & np.uint64(0xFFFFFFFF))
-            row = minima[block_offsets[d] + i // block]
-            for p in range(nperm):
-                v = np.uint32((np.uint64(a[p]) * hv + np.uint64(b[p])) & np.uint64(0xFFFFFFFF))
-                if v < row[p]:
-                    row[p] = v
+        for k in range(block_offsets[d + 1] - block_offsets[d]):
+            lo = s0 + k * block
+            _permuted_min(minima[block_offsets[d] + k], a32, b32, shingles, lo, min(lo + block, s0 + m))
     return minima, block_offsets
 
 
-@njit(cache=True, parallel=True)
+@_batch_kernel(lambda minima, block_offsets, k: minima.size, 1 << 21)
 def windows(minima, block_offsets, k):
     """Signatures of windows of ``k`` blocks, stepping ``max(k // 2, 1)`` blocks.
 
@@ -248,28 +292,116 @@ def windows(minima, block_offsets, k):
             doc[o] = d
             first[o] = lo
             last[o] = hi
+            row = sigs[o]
             for blk in range(block_offsets[d] + lo, block_offsets[d] + hi):
+                src = minima[blk]
                 for p in range(nperm):
-                    if minima[blk, p] < sigs[o, p]:
-                        sigs[o, p] = minima[blk, p]
+                    row[p] = min(row[p], src[p])
     return sigs, doc, first, last
 
 
-@njit(cache=True, parallel=True)
+_BAND_CHUNK = 256
+
+
+@_batch_kernel(lambda sigs, bands, rows: sigs.size, 1 << 20)
 def band_hashes(sigs, bands, rows):
-    """64-bit hash of each band of ``rows`` signature values: ``out[band, i]``."""
+    """64-bit hash of each band of ``rows`` signature values: ``out[band, i]``.
+
+    Hashes a chunk of signatures at a time, all bands of a signature side by
+    side (so the compiler vectorises across bands), into a small buffer that is
+    then written out band by band, each band's output contiguous.
+    """
     n = sigs.shape[0]
     out = np.empty((bands, n), dtype=np.uint64)
-    for i in prange(n):
-        for j in range(bands):
-            h = _SEED ^ np.uint64(j)
+    seeds = np.empty(bands, dtype=np.uint64)
+    for j in range(bands):
+        seeds[j] = _SEED ^ np.uint64(j)
+    chunks = (n + _BAND_CHUNK - 1) // _BAND_CHUNK
+    for c in prange(chunks):
+        lo = c * _BAND_CHUNK
+        hi = min(lo + _BAND_CHUNK, n)
+        tmp = np.empty((_BAND_CHUNK, bands), dtype=np.uint64)
+        for i in range(lo, hi):
+            h = tmp[i - lo]
+            h[:] = seeds
+            row = sigs[i]
             for r in range(rows):
-                h = _mix64(h ^ np.uint64(sigs[i, j * rows + r]))
-            out[j, i] = h
+                for j in range(bands):
+                    h[j] = _mix64(h[j] ^ np.uint64(row[j * rows + r]))
+        for j in range(bands):
+            for i in range(lo, hi):
+                out[j, i] = tmp[i - lo, j]
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _band_ranges(sorted_band, values, positions, max_per_band, starts, counts):
+    """For sorted query ``values`` of one band: where each one's equal entries start, and how many (capped)."""
+    n = sorted_band.shape[0]
+    lo = 0
+    for i in range(values.shape[0]):
+        v = values[i]
+        if lo < n and sorted_band[lo] < v:
+            step = 1
+            hi = lo + 1
+            while hi < n and sorted_band[hi] < v:
+                lo = hi
+                step *= 2
+                hi = lo + step
+            if hi > n:
+                hi = n
+            lo += 1
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if sorted_band[mid] < v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        c = 0
+        while c < max_per_band and lo + c < n and sorted_band[lo + c] == v:
+            c += 1
+        starts[positions[i]] = lo
+        counts[positions[i]] = c
+
+
+@_batch_kernel(lambda qsigs, *rest: qsigs.shape[0], 64)
+def _score_candidates(qsigs, starts, counts, order, sigs, chunk):
+    bands, nq = starts.shape
+    nperm = qsigs.shape[1]
+    best = np.full(nq, -1, dtype=np.int64)
+    score = np.zeros(nq, dtype=np.float64)
+    width = 0
+    for j in range(bands):
+        width += counts[j].max() if nq else 0
+    for c in prange((nq + chunk - 1) // chunk):
+        rows = np.empty(max(width, 1), dtype=np.int64)
+        for q in range(c * chunk, min(nq, (c + 1) * chunk)):
+            m = 0
+            for j in range(bands):
+                for k in range(starts[j, q], starts[j, q] + counts[j, q]):
+                    rows[m] = order[j, k]
+                    m += 1
+            if m == 0:
+                continue
+            cand = np.sort(rows[:m])
+            previous = -1
+            for i in range(m):
+                row = cand[i]
+                if row == previous:
+                    continue
+                previous = row
+                same = 0
+                for p in range(nperm):
+                    if sigs[row, p] == qsigs[q, p]:
+                        same += 1
+                est = same / nperm
+                # Rows come in increasing order: the first best estimate is the lowest row.
+                if est > score[q]:
+                    score[q] = est
+                    best[q] = row
+    return best, score
+
+
 def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band):
     """For each query, the LSH candidate with the highest estimated Jaccard.
 
@@ -278,27 +410,193 @@ def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band):
     least one band with the query (at most ``max_per_band`` per band, so a
     boilerplate band cannot blow up a query). Returns ``(best_row, best_jaccard)``,
     -1 and 0.0 where no candidate exists; ties go to the lowest row number.
+
+    Each band's lookups are made for all queries at once in sorted order
+    (galloping through the memory-mapped band); a row found through several
+    bands is compared once.
     """
     bands, nq = qbands.shape
-    nperm = qsigs.shape[1]
-    best = np.full(nq, -1, dtype=np.int64)
-    score = np.zeros(nq, dtype=np.float64)
-    for q in prange(nq):
-        for j in range(bands):
-            lo = np.searchsorted(sorted_bands[j], qbands[j, q], side="left")
-            hi = np.searchsorted(sorted_bands[j], qbands[j, q], side="right")
-            hi = min(hi, lo + max_per_band)
-            for c in range(lo, hi):
-                row = np.int64(order[j, c])
-                same = 0
-                for p in range(nperm):
-                    if sigs[row, p] == qsigs[q, p]:
-                        same += 1
-                est = same / nperm
-                if est > score[q] or (est == score[q] and best[q] >= 0 and row < best[q]):
-                    score[q] = est
-                    best[q] = row
-    return best, score
+    starts = np.zeros((bands, nq), dtype=np.int64)
+    counts = np.zeros((bands, nq), dtype=np.int64)
+    values = np.empty(nq, dtype=np.uint64)
+    positions = np.empty(nq, dtype=np.int64)
+    scratch = (np.empty(nq, dtype=np.uint64), np.empty(nq, dtype=np.int64))
+    for j in range(bands):
+        values[:] = qbands[j]
+        positions[:] = np.arange(nq)
+        sort_pairs(values, positions, *scratch, False)
+        _band_ranges(sorted_bands[j], values, positions, max_per_band, starts[j], counts[j])
+    return _score_candidates(qsigs, starts, counts, order, sigs, 64)
+
+
+@njit(inline="always")
+def _insertion_sort(keys, values, lo, hi):
+    """Stable insertion sort of ``keys[lo:hi]``, carrying ``values``."""
+    for i in range(lo + 1, hi):
+        key = keys[i]
+        if keys[i - 1] <= key:
+            continue
+        value = values[i]
+        j = i - 1
+        while j >= lo and keys[j] > key:
+            keys[j + 1] = keys[j]
+            values[j + 1] = values[j]
+            j -= 1
+        keys[j + 1] = key
+        values[j + 1] = value
+
+
+@_batch_kernel(lambda keys, *rest: keys.shape[0], 1 << 16)
+def sort_pairs(keys, values, scratch_keys, scratch_values, unique):
+    """Sort ``keys`` (uint64) in place, stably, carrying ``values``; return how many are kept.
+
+    The result is exactly ``order = np.argsort(keys, kind="stable")`` applied to
+    both arrays. With ``unique``, only the first of each run of equal keys is
+    kept (so the one with the earliest position), compacted to the front: the
+    sorted unique keys are ``keys[:count]``.
+
+    Two most-significant-digit radix passes (the top bits into the scratch
+    arrays, then each bucket, in parallel, on its next bits back into place)
+    leave buckets of a few keys, finished by insertion sort. Hashes spread
+    evenly over the buckets; a bucket of one repeated key is already in order,
+    and anything else larger than expected falls back to a merge sort.
+    """
+    n = keys.shape[0]
+    bits1 = 0
+    while bits1 < 11 and (np.int64(1) << bits1) * 64 < n:
+        bits1 += 1
+    if bits1 == 0:
+        _insertion_sort(keys, values, 0, n)
+    else:
+        nb = np.int64(1) << bits1
+        shift = np.uint64(64 - bits1)
+        starts = np.zeros(nb + 1, dtype=np.int64)
+        for i in range(n):
+            starts[(keys[i] >> shift) + 1] += 1
+        for b in range(nb):
+            starts[b + 1] += starts[b]
+        pos = starts[:-1].copy()
+        for i in range(n):
+            b = keys[i] >> shift
+            p = pos[b]
+            scratch_keys[p] = keys[i]
+            scratch_values[p] = values[i]
+            pos[b] = p + 1
+        for b in prange(nb):
+            lo = starts[b]
+            hi = starts[b + 1]
+            m = hi - lo
+            if m <= 64:
+                for i in range(lo, hi):
+                    keys[i] = scratch_keys[i]
+                    values[i] = scratch_values[i]
+                _insertion_sort(keys, values, lo, hi)
+                continue
+            bits2 = 0
+            while bits2 < 16 and (np.int64(1) << bits2) * 2 < m:
+                bits2 += 1
+            nb2 = np.int64(1) << bits2
+            shift2 = np.uint64(64 - bits1 - bits2)
+            mask2 = np.uint64(nb2 - 1)
+            starts2 = np.zeros(nb2 + 1, dtype=np.int64)
+            for i in range(lo, hi):
+                starts2[((scratch_keys[i] >> shift2) & mask2) + 1] += 1
+            for c in range(nb2):
+                starts2[c + 1] += starts2[c]
+            pos2 = starts2[:-1].copy()
+            for i in range(lo, hi):
+                c = (scratch_keys[i] >> shift2) & mask2
+                p = lo + pos2[c]
+                keys[p] = scratch_keys[i]
+                values[p] = scratch_values[i]
+                pos2[c] += 1
+            for c in range(nb2):
+                clo = lo + starts2[c]
+                chi = lo + starts2[c + 1]
+                if chi - clo <= 64:
+                    _insertion_sort(keys, values, clo, chi)
+                    continue
+                same = True
+                for i in range(clo + 1, chi):
+                    if keys[i] != keys[clo]:
+                        same = False
+                        break
+                if not same:
+                    order = np.argsort(keys[clo:chi], kind="mergesort")
+                    tk = keys[clo:chi].copy()
+                    tv = values[clo:chi].copy()
+                    for i in range(chi - clo):
+                        keys[clo + i] = tk[order[i]]
+                        values[clo + i] = tv[order[i]]
+    if not unique:
+        return n
+    count = 0
+    for i in range(n):
+        if count == 0 or keys[i] != keys[count - 1]:
+            keys[count] = keys[i]
+            values[count] = values[i]
+            count += 1
+    return count
+
+
+def sorted_pairs(keys: np.ndarray, values: np.ndarray, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted copies of ``keys`` and ``values`` (see :func:`sort_pairs`)."""
+    keys = np.array(keys, dtype=np.uint64)
+    values = np.array(values)
+    count = sort_pairs(keys, values, np.empty_like(keys), np.empty_like(values), unique)
+    return keys[:count], values[:count]
+
+
+@njit(cache=True)
+def _gallop_lookup(keys, values, queries, positions, out):
+    """For sorted ``queries``: ``out[positions[i]] = values[j]`` where ``keys[j] == queries[i]``.
+
+    Each search gallops forward from where the previous one ended, so a sorted
+    batch of queries costs ``O(m log(n / m))`` probes, in increasing address
+    order, instead of ``m`` independent binary searches over the whole table.
+    """
+    n = keys.shape[0]
+    lo = 0
+    for i in range(queries.shape[0]):
+        q = queries[i]
+        if lo >= n:
+            break
+        if keys[lo] < q:
+            step = 1
+            hi = lo + 1
+            while hi < n and keys[hi] < q:
+                lo = hi
+                step *= 2
+                hi = lo + step
+            if hi > n:
+                hi = n
+            # keys[lo] < q <= keys[hi] (or hi == n): binary search in (lo, hi]
+            lo += 1
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < q:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        if lo < n and keys[lo] == q:
+            out[positions[i]] = values[lo]
+
+
+def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``values`` of each query in the sorted unique ``keys`` (int64), -1 where absent.
+
+    The same as a ``np.searchsorted`` membership test, done on the queries in
+    sorted order (sorted with :func:`sort_pairs`), which touches the table far
+    less when it is large or memory-mapped.
+    """
+    out = np.full(len(queries), -1, dtype=np.int64)
+    if len(queries) == 0 or len(keys) == 0:
+        return out
+    q = np.array(queries, dtype=np.uint64)
+    positions = np.arange(len(q), dtype=np.int64)
+    sort_pairs(q, positions, np.empty_like(q), np.empty_like(positions), False)
+    _gallop_lookup(keys, values, q, positions, out)
+    return out
 
 
 def set_threads(n: int) -> None:

@@ -152,8 +152,9 @@ def _reader(source: Path, fmt: str) -> Iterator[BinaryIO]:
         with gzip.open(source, "rb") as stream:
             yield stream
     elif fmt.endswith(".zst"):
-        with open(source, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as z:
-            yield io.BufferedReader(z)
+        with open(source, "rb") as raw:
+            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as stream:
+                yield io.BufferedReader(stream)
     else:
         with open(source, "rb") as stream:
             yield stream

@@ -107,7 +107,11 @@ def compute_weights(scores: pl.DataFrame, config: ReweightConfig = ReweightConfi
     a non-empty row lies in ``[min_weight / k, max_weight]`` (k: the size of its
     near-duplicate group when ``dedup``, else 1). Under ``"target"`` the novel
     share is ``max(S, natural novel share)`` whenever the caps and the familiar
-    floor allow it, and as close as they allow otherwise. Deterministic.
+    floor allow it, and as close as they allow otherwise; an unreachable target
+    stops when every novel example (a near-duplicate group counting as one) is
+    at ``max_weight``, rather than piling the rest onto duplicates. Familiar rows
+    keep their floor under both strategies. Deterministic, and independent of
+    row order.
 
     Raises:
         ValueError: a needed column is missing, a label is unknown, or a
@@ -265,14 +269,17 @@ def _fill(shape: np.ndarray, low: np.ndarray, high: float, total: float) -> np.n
     entered = np.searchsorted(enter_sorted, kinks, side="right")
     capped = np.searchsorted(leave_sorted, kinks, side="right")
     sums = (low_sum[-1] - low_sum[entered]) + kinks * (enter_shape[entered] - leave_shape[capped]) + capped * high
-    # sums[0] == sum(low) < total <= sums[-1] == n * high, so 1 <= k < len(kinks),
-    # and kinks[k - 1] < kinks[k] (equal kinks have equal sums).
+    # sums[0] == sum(low) < total <= sums[-1] == n * high, so 1 <= k < len(kinks)
+    # and no row changes state between kinks[k - 1] and kinks[k]; the clamp is for
+    # rounding in sums.
     k = int(np.searchsorted(sums, total, side="left"))
     k = min(max(k, 1), kinks.size - 1)
     start = kinks[k - 1]
     at_floor = enter > start
     at_cap = leave <= start
     free = ~at_floor & ~at_cap
+    if not free.any():  # rounding put total on a stretch where the sum is flat
+        return np.where(at_floor, low, high)
     scale = (total - low[at_floor].sum() - high * at_cap.sum()) / shape[free].sum()
     return np.clip(np.where(at_floor, low, np.where(at_cap, high, scale * shape)), low, high)
 
@@ -347,13 +354,16 @@ def weight_summary(
     groups (the weights of a group summed), so 50 copies of one text count once.
 
     Raises:
-        ValueError: the tables differ in length, or ``after`` has no weight.
+        ValueError: the tables differ in length, ``after`` has no weight, or
+            ``by`` names no column.
     """
     if before.height != after.height:
         raise ValueError(f"before has {before.height} rows, after {after.height}")
     if "weight" not in after.columns:
         raise ValueError("after has no weight column; run compute_weights first")
     config = config or ReweightConfig()
+    if by is not None and by not in after.columns:
+        raise ValueError(f"no column {by!r} to break the weights down by")
     if by is None and "category" in after.columns and after["category"].null_count() < after.height:
         by = "category"
     frame = pl.DataFrame(
@@ -437,7 +447,8 @@ def _recommend(summary: SummaryTables, frame: pl.DataFrame, config: ReweightConf
            else f" (weight falls with familiarity, strength {config.strength:g}).")
     ]
     if config.strategy == "target":
-        sentences.append(_target_advice(novel, n, frame, config))
+        familiar_share = shares["familiar"]["share_after"] if "familiar" in shares else 0.0
+        sentences.append(_target_advice(novel, familiar_share, n, frame, config))
     if summary.effective_before > 0:
         sentences.append(
             f"Effective sample size goes from {_num(summary.effective_before)} to "
@@ -458,7 +469,8 @@ def _recommend(summary: SummaryTables, frame: pl.DataFrame, config: ReweightConf
                          "more would serve better than heavier weights.")
     duplicated = frame.filter(pl.col("label") != "empty").group_by("group").len().filter(pl.col("len") > 1)
     if duplicated.height:
-        sentences.append(f"{int(duplicated['len'].sum()):,} rows fall in {_count(duplicated.height, 'near-duplicate group')}"
+        groups = _count(duplicated.height, "near-duplicate group")
+        sentences.append(f"{int(duplicated['len'].sum()):,} rows fall in {groups}"
                          + (", each weighted as about one example." if config.dedup else "."))
     empty = frame.height - n
     if empty:
@@ -466,7 +478,7 @@ def _recommend(summary: SummaryTables, frame: pl.DataFrame, config: ReweightConf
     return " ".join(s for s in sentences if s)
 
 
-def _target_advice(novel: dict, n: int, frame: pl.DataFrame, config: ReweightConfig) -> str:
+def _target_advice(novel: dict, familiar_share: float, n: int, frame: pl.DataFrame, config: ReweightConfig) -> str:
     """Why the target was or was not reached, and what would reach it."""
     target = config.target_novel_share
     if novel["share_after"] > target + 1e-6:
@@ -481,9 +493,10 @@ def _target_advice(novel: dict, n: int, frame: pl.DataFrame, config: ReweightCon
         if config.max_weight <= target:
             return advice + "."
         # m more novel examples reach it when (k + m) * max_weight >= target * (n + m).
-        more = math.ceil((target * n - novel["effective_after"] * config.max_weight) / (config.max_weight - target))
-        return advice + f": about {max(more, 1):,} more novel examples (or a higher max weight) would reach the target."
-    if target > 1 - config.familiar_floor:
+        more = (target * n - novel["effective_after"] * config.max_weight) / (config.max_weight - target)
+        return advice + (f": about {max(math.ceil(more), 1):,} more novel examples (or a higher max weight) "
+                         "would reach the target.")
+    if familiar_share <= config.familiar_floor + 1e-6:
         return f"The familiar floor ({_pct(config.familiar_floor)}) takes precedence over the target."
     return f"The min weight {config.min_weight:g} on the other examples keeps the novel share down."
 

@@ -43,7 +43,7 @@ def test_verbatim_passages_are_contained_and_familiar(verbatim):
     scores, _ = verbatim
     assert scores["ngram_containment"].to_list() == [1.0] * scores.height
     assert set(scores["label"]) == {"familiar"}
-    assert scores["familiarity"].min() == 1.0
+    assert scores["familiarity"].min() > 0.99
 
 
 def test_verbatim_passages_find_a_near_duplicate_window(verbatim):
@@ -108,7 +108,7 @@ def test_prompt_and_response_are_scored_separately(lexical_index, reference_docs
     novel = _example(1, "Write a limerick about my cat Oskar who hates Mondays.\nOskar the cat...",
                      prompt="Write a limerick about my cat Oskar who hates Mondays.", response="Oskar the cat...")
     scores = scan_examples([example, novel], lexical_index)
-    assert scores["response_familiarity"][0] == 1.0
+    assert scores["response_familiarity"][0] > 0.99
     assert scores["prompt_familiarity"][0] < 0.5
     assert scores["label"].to_list() == ["familiar", "novel"]
 

@@ -23,6 +23,7 @@ from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.signals.base import DocStore, SignalResult
+from overlap.signals.runs import BandRuns, NpyStream, spill_bytes
 
 NAME = "minhash"
 SIGNATURES = "minhash_signatures.npy"
@@ -60,24 +61,36 @@ def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
 
 
 class Builder:
-    """Collects the window signatures of one shard; bands are sorted at the end."""
+    """Writes one shard's window signatures as they come; bands are sorted at the end, in bounded memory.
+
+    Per batch the block minima are computed once and every window size is cut
+    from them. Signatures and window rows stream straight into their files;
+    band hashes are buffered up to the memory budget (``options["spill_bytes"]``,
+    ``$OVERLAP_SPILL_BYTES``, default 256 MiB) and spilled as sorted runs to
+    the shard's temp folder when it is exceeded (see ``signals/runs.py``).
+    """
 
     def __init__(self, params: dict, writer: ShardWriter, options: dict | None = None):
         self.params = params
         self.writer = writer
-        self.sigs: list[np.ndarray] = []
-        self.meta: list[np.ndarray] = []
+        self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
+        self.sigs = NpyStream(writer.path(SIGNATURES), np.uint32, (params["num_perm"],))
+        self.meta = NpyStream(writer.path(WINDOWS), np.int64, (4,))
+        self.bands = BandRuns(writer.path(".spill-minhash"), params["bands"], spill_bytes(options))
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
         p = self.params
         n, block = p["shingle_n"], p["block_shingles"]
-        _, shingle_offsets = batch.grams(n)
+        shingles, shingle_offsets = batch.grams(n)
+        minima, block_offsets = kernels.block_minima(shingles, shingle_offsets, *self.perm, block)
+        shingle_counts = np.diff(shingle_offsets)
+        word_counts = batch.word_counts()
         for size in p["window_shingles"]:
-            sigs, doc, first, last = signatures(batch, p, max(size // block, 1) if size else 0)
-            m = np.diff(shingle_offsets)[doc]
+            sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
+            m = shingle_counts[doc]
             lo = first * block
             hi = np.minimum(last * block, m)
-            words = batch.word_counts()[doc]
+            words = word_counts[doc]
             word_lo = lo
             word_hi = np.minimum(hi - 1 + n, words)
             base = batch.word_offsets[doc]
@@ -85,19 +98,13 @@ class Builder:
             end = batch.word_ends[base + word_hi - 1] - batch.offsets[doc]
             self.sigs.append(sigs)
             self.meta.append(np.stack([doc + doc_base, start, end, hi - lo], axis=1))
+            self.bands.add(kernels.band_hashes(sigs, p["bands"], p["rows"]))
 
     def finish(self) -> dict[str, int]:
-        p = self.params
-        nperm = p["num_perm"]
-        sigs = np.concatenate(self.sigs) if self.sigs else np.zeros((0, nperm), np.uint32)
-        meta = np.concatenate(self.meta) if self.meta else np.zeros((0, 4), np.int64)
-        bands = kernels.band_hashes(sigs, p["bands"], p["rows"])
-        order = np.argsort(bands, axis=1, kind="stable")
-        self.writer.save_array(SIGNATURES, sigs)
-        self.writer.save_array(WINDOWS, meta.astype(np.int64))
-        self.writer.save_array(BANDS, np.take_along_axis(bands, order, axis=1))
-        self.writer.save_array(BAND_ROWS, order.astype(np.uint32))
-        return {"windows": len(sigs)}
+        windows = self.sigs.close()
+        self.meta.close()
+        self.bands.finish(self.writer.path(BANDS), self.writer.path(BAND_ROWS))
+        return {"windows": windows}
 
 
 @dataclass

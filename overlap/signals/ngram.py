@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.signals.base import DocStore, SignalResult
+from overlap.signals.runs import SortedRuns, spill_bytes
 
 NAME = "ngram"
 HASHES = "ngram_hashes.npy"
@@ -27,39 +29,34 @@ def default_params() -> dict:
 
 def _unique_first(hashes: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique hashes and the document of each one's first occurrence."""
-    order = np.argsort(hashes, kind="stable")
-    hashes, docs = hashes[order], docs[order]
-    keep = np.ones(len(hashes), dtype=bool)
-    keep[1:] = hashes[1:] != hashes[:-1]
-    return hashes[keep], docs[keep]
+    return kernels.sorted_pairs(hashes, docs, unique=True)
 
 
 class Builder:
-    """Accumulates one shard's n-gram hashes, deduplicated batch by batch."""
+    """Collects one shard's n-gram hashes in bounded memory.
+
+    Hashes are buffered with their document numbers up to the memory budget
+    (``options["spill_bytes"]``, ``$OVERLAP_SPILL_BYTES``, default 256 MiB),
+    sorted into runs spilled to the shard's temp folder, and merged at the end
+    into the sorted unique hashes with each one's first document (see
+    ``signals/runs.py``); the spill files are gone before the shard commits.
+    """
 
     def __init__(self, params: dict, writer: ShardWriter, options: dict | None = None):
         self.n = params["ngram_n"]
         self.writer = writer
-        self.hashes: list[np.ndarray] = []
-        self.docs: list[np.ndarray] = []
+        self.runs = SortedRuns(writer.path(".spill-ngram"), np.uint32, unique=True, budget=spill_bytes(options))
         self.total = 0
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
         grams, offsets = batch.grams(self.n)
         docs = np.repeat(np.arange(len(batch), dtype=np.uint32) + np.uint32(doc_base), np.diff(offsets))
         self.total += len(grams)
-        h, d = _unique_first(grams, docs)
-        self.hashes.append(h)
-        self.docs.append(d)
+        self.runs.add(grams, docs)
 
     def finish(self) -> dict[str, int]:
-        if self.hashes:
-            hashes, docs = _unique_first(np.concatenate(self.hashes), np.concatenate(self.docs))
-        else:
-            hashes, docs = np.zeros(0, np.uint64), np.zeros(0, np.uint32)
-        self.writer.save_array(HASHES, hashes)
-        self.writer.save_array(DOCS, docs)
-        return {"ngrams": self.total, "unique_ngrams": len(hashes)}
+        unique = self.runs.finish(self.writer.path(HASHES), self.writer.path(DOCS))
+        return {"ngrams": self.total, "unique_ngrams": unique}
 
 
 @dataclass
@@ -77,13 +74,7 @@ class Reader:
 
     def query(self, batch: LexicalBatch, prepared: object = None) -> Partial:
         grams, _ = batch.grams(self.n)
-        doc = np.full(len(grams), -1, dtype=np.int64)
-        if len(self.hashes):
-            idx = np.searchsorted(self.hashes, grams)
-            idx[idx == len(self.hashes)] = 0
-            found = self.hashes[idx] == grams
-            doc[found] = self.docs[idx[found]]
-        return Partial(doc)
+        return Partial(kernels.lookup(self.hashes, self.docs, grams))
 
 
 def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
@@ -97,42 +88,51 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
         shard[fresh] = number
         doc[fresh] = part.doc[fresh]
     result = SignalResult.empty(len(batch))
-    for d in range(len(batch)):
+    counts = np.diff(offsets)
+    matched = np.concatenate([[0], np.cumsum(shard >= 0)])
+    hits = matched[offsets[1:]] - matched[offsets[:-1]]
+    has = counts > 0
+    result.score[has] = hits[has] / counts[has]
+    # Choose each text's evidence first, then locate it document by document, so each
+    # corpus document is tokenised once however many texts cite it.
+    plans = []
+    for d in np.flatnonzero(hits > 0):
         lo, hi = offsets[d], offsets[d + 1]
-        if hi == lo:
-            continue
-        found = shard[lo:hi] >= 0
-        result.score[d] = found.mean()
-        if found.any():
-            _attach_evidence(result, d, batch, docs, n, grams[lo:hi], shard[lo:hi], doc[lo:hi])
+        key, start, length = _evidence_run(shard[lo:hi], doc[lo:hi])
+        plans.append((key, int(d), start, length))
+    plans.sort()
+    for key, d, start, length in plans:
+        lo = offsets[d]
+        _attach_evidence(result, d, docs, n, grams[lo + start : lo + start + length], key)
     return result
 
 
-def _longest_run(mask: np.ndarray) -> tuple[int, int]:
-    """``(start, length)`` of the longest run of True in ``mask``."""
-    best_start, best_len, start = 0, 0, -1
-    for i, value in enumerate(np.append(mask, False)):
-        if value and start < 0:
-            start = i
-        elif not value and start >= 0:
-            if i - start > best_len:
-                best_start, best_len = start, i - start
-            start = -1
-    return best_start, best_len
-
-
-def _attach_evidence(result, d, batch, docs, n, grams, shard, doc) -> None:
+def _evidence_run(shard: np.ndarray, doc: np.ndarray) -> tuple[int, int, int]:
+    """The (shard, document) key most of a text's matched n-grams come from, and its longest run."""
     keys = shard * (1 << 32) + doc
-    matched = keys[shard >= 0]
-    values, counts = np.unique(matched, return_counts=True)
-    key = values[np.argmax(counts)]
+    values, counts = np.unique(keys[shard >= 0], return_counts=True)
+    key = int(values[np.argmax(counts)])
     start, length = _longest_run(keys == key)
-    s, row = int(key >> 32), int(key & 0xFFFFFFFF)
-    located = _locate(docs.lexical(s, row), grams[start : start + length], n)
+    return key, start, length
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """``(start, length)`` of the (first) longest run of True in ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    if not len(starts):
+        return 0, 0
+    lengths = np.flatnonzero(edges == -1) - starts
+    best = int(np.argmax(lengths))
+    return int(starts[best]), int(lengths[best])
+
+
+def _attach_evidence(result, d, docs, n, run, key) -> None:
+    s, row = key >> 32, key & 0xFFFFFFFF
+    located = _locate(docs.lexical(s, row), run, n)
     if located is None:
         # The run's n-grams are each in the document but not contiguously: cite one n-gram.
-        length = 1
-        located = _locate(docs.lexical(s, row), grams[start : start + 1], n)
+        located = _locate(docs.lexical(s, row), run[:1], n)
     result.shard[d], result.doc[d] = s, row
     if located is not None:
         result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, *located)

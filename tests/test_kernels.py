@@ -1,0 +1,293 @@
+"""The compiled kernels against the plain reference (text.py, datasketch), and bounded-memory building.
+
+* tokenising and n-gram hashing: identical to ``text.py`` on the bundled corpus
+  and on generated Unicode text;
+* MinHash: identical to datasketch's ``affine32`` MinHash fed the low 32 bits
+  of our shingle hashes, for whole texts and for every window; estimates within
+  the estimator's error of the exact Jaccard;
+* band hashes and the radix sort: identical to their plain definitions
+  (``np.argsort(kind="stable")`` for the sort);
+* spilling: a shard built with a tiny memory budget (sorted runs spilled to
+  disk and merged) is identical to one built in memory, and leaves no temp
+  files behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from overlap import data, kernels
+from overlap import text as ref
+from overlap.build import build_index
+from overlap.index.manifest import read_manifest
+from overlap.lexical import LexicalBatch
+from overlap.signals import minhash
+from overlap.signals.runs import BandRuns, NpyStream, SortedRuns, merge_runs
+
+PARAMS = minhash.default_params()
+
+
+def _bundled_texts(per_file: int = 12, max_chars: int = 6000) -> list[str]:
+    """A deterministic sample of bundled documents (cut, so the plain reference stays quick)."""
+    rng = random.Random(5)
+    texts = []
+    for path in data.reference_sources():
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            docs = [json.loads(line)["text"] for line in handle]
+        for text in rng.sample(docs, min(per_file, len(docs))):
+            start = rng.randrange(max(1, len(text) - max_chars))
+            texts.append(text[start : start + max_chars])
+    return texts
+
+
+BUNDLED = _bundled_texts()
+
+# Letters, marks, numbers, separators, punctuation, symbols of any script, lone surrogates, and words.
+_chars = st.one_of(
+    st.characters(codec=None, exclude_categories=("Cs",)),
+    st.sampled_from(list(" \n\t.,;-'\"ΣσςİIıßﬁ①Ⅻ\u0301\u0308\u200d\ud800\udfff")),
+)
+unicode_text = st.lists(
+    st.one_of(st.text(alphabet=_chars, max_size=8), st.sampled_from(["a ", "the ", "Σίσυφος ", "x1 "])),
+    max_size=12,
+).map("".join)
+
+
+def _check_lexical(texts: list[str]) -> LexicalBatch:
+    batch = LexicalBatch.from_texts(texts)
+    assert len(batch) == len(texts)
+    for d, text in enumerate(texts):
+        normalized = ref.normalize(text)
+        assert batch.text_bytes(d) == ref.encode(normalized)
+        lo, hi = batch.word_offsets[d], batch.word_offsets[d + 1]
+        np.testing.assert_array_equal(batch.word_hashes[lo:hi], ref.word_hashes(text))
+        spans = [(int(s), int(e)) for s, e in zip(batch.word_starts[lo:hi] - batch.offsets[d],
+                                                   batch.word_ends[lo:hi] - batch.offsets[d])]
+        assert spans == ref.word_spans(normalized)
+        for n in (1, 5, 8):
+            grams, offsets = batch.grams(n)
+            np.testing.assert_array_equal(grams[offsets[d] : offsets[d + 1]], ref.text_ngrams(text, n))
+    return batch
+
+
+def test_tokenize_and_ngrams_match_reference_on_bundled_corpus():
+    _check_lexical(BUNDLED)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(unicode_text, max_size=6))
+def test_tokenize_and_ngrams_match_reference_on_unicode(texts):
+    _check_lexical(texts)
+
+
+def _datasketch(shingles: np.ndarray) -> np.ndarray:
+    m = MinHash(num_perm=128, seed=1, scheme="affine32", hashfunc=lambda x: x)
+    m.update_batch([int(h) & 0xFFFFFFFF for h in shingles])
+    return m.hashvalues
+
+
+def _check_minhash(texts: list[str], params: dict = PARAMS) -> None:
+    batch = LexicalBatch.from_texts(texts)
+    shingles, offsets = batch.grams(params["shingle_n"])
+    block = params["block_shingles"]
+    # Whole texts (the scan side).
+    sigs, doc = minhash.query_signatures(batch, params)
+    assert list(doc) == [d for d in range(len(texts)) if offsets[d + 1] > offsets[d]]
+    for row, d in enumerate(doc):
+        np.testing.assert_array_equal(sigs[row], _datasketch(shingles[offsets[d] : offsets[d + 1]]))
+    # Every window of every size (the index side): the MinHash of exactly its shingles.
+    for size in params["window_shingles"]:
+        sigs, doc, first, last = minhash.signatures(batch, params, max(size // block, 1) if size else 0)
+        for row in range(len(sigs)):
+            d = doc[row]
+            lo = offsets[d] + first[row] * block
+            hi = min(offsets[d] + last[row] * block, offsets[d + 1])
+            np.testing.assert_array_equal(sigs[row], _datasketch(shingles[lo:hi]))
+
+
+def test_minhash_matches_datasketch_on_bundled_corpus():
+    _check_minhash(BUNDLED[::3])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "Ωμέγα", "x1", "na\u0308ive"]),
+                         max_size=120).map(" ".join), max_size=4),
+       st.sampled_from([(1, 1, [1, 2, 0]), (2, 16, [32, 128, 0]), (5, 16, [32, 128, 0]), (3, 7, [7, 21])]))
+def test_minhash_windows_match_datasketch(texts, shape):
+    n, block, windows = shape
+    _check_minhash(texts, {**PARAMS, "shingle_n": n, "block_shingles": block, "window_shingles": windows})
+
+
+def test_minhash_estimates_are_within_estimator_error_of_exact_jaccard():
+    rng = random.Random(11)
+    vocab = [f"w{i}" for i in range(3000)]
+    failures = []
+    for trial in range(60):
+        base = [rng.choice(vocab) for _ in range(rng.randrange(60, 400))]
+        edited = list(base)
+        rate = rng.choice([0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
+        for i in range(len(edited)):
+            if rng.random() < rate:
+                edited[i] = rng.choice(vocab)
+        batch = LexicalBatch.from_texts([" ".join(base), " ".join(edited)])
+        shingles, offsets = batch.grams(5)
+        a, b = set(shingles[: offsets[1]].tolist()), set(shingles[offsets[1] :].tolist())
+        exact = len(a & b) / len(a | b)
+        sigs, _ = minhash.query_signatures(batch, PARAMS)
+        estimate = float(np.mean(sigs[0] == sigs[1]))
+        sigma = np.sqrt(exact * (1 - exact) / 128)
+        if abs(estimate - exact) > 4.5 * sigma + 1 / 128:
+            failures.append((trial, exact, estimate))
+    assert not failures
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 300), st.sampled_from([(32, 4), (16, 8), (1, 128), (3, 5)]), st.integers(0, 2**31))
+def test_band_hashes_match_definition(n, shape, seed):
+    bands, rows = shape
+    sigs = np.random.default_rng(seed).integers(0, 2**32, (n, bands * rows), dtype=np.uint64).astype(np.uint32)
+    out = kernels.band_hashes(sigs, bands, rows)
+    assert out.shape == (bands, n)
+    for i in range(min(n, 20)):
+        for j in range(bands):
+            h = ref.NGRAM_SEED ^ j
+            for r in range(rows):
+                h = ref.mix64(h ^ int(sigs[i, j * rows + r]))
+            assert int(out[j, i]) == h
+
+
+def _reference_sort(keys, values, unique):
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    if unique:
+        keep = np.ones(len(keys), dtype=bool)
+        keep[1:] = keys[1:] != keys[:-1]
+        keys, values = keys[keep], values[keep]
+    return keys, values
+
+
+def _key_arrays():
+    rng = np.random.default_rng(3)
+    random_keys = rng.integers(0, 2**64, 300_000, dtype=np.uint64)
+    random_keys[1::4] = random_keys[0::4][: len(random_keys[1::4])]  # many repeats
+    return [
+        np.zeros(0, np.uint64),
+        np.array([5], np.uint64),
+        random_keys,
+        rng.integers(0, 2**64, 1000, dtype=np.uint64),
+        np.full(50_000, 2**63 + 1, np.uint64),  # one key only
+        rng.integers(0, 50, 100_000).astype(np.uint64),  # small keys: all in the first buckets
+        (rng.integers(0, 2**12, 100_000).astype(np.uint64) << np.uint64(44)),  # few distinct top bits
+    ]
+
+
+@pytest.mark.parametrize("unique", [False, True])
+def test_sort_pairs_is_a_stable_argsort(unique):
+    for keys in _key_arrays():
+        values = np.arange(len(keys), dtype=np.uint32)
+        got = kernels.sorted_pairs(keys, values, unique)
+        want = _reference_sort(keys, values, unique)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1) | st.sampled_from([0, 1, 2**64 - 1, 2**63]), max_size=400),
+       st.booleans())
+def test_sort_pairs_on_generated_keys(raw, unique):
+    keys = np.array(raw, dtype=np.uint64)
+    values = np.arange(len(keys), dtype=np.int64)
+    got = kernels.sorted_pairs(keys, values, unique)
+    want = _reference_sort(keys, values, unique)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("unique", [False, True])
+@pytest.mark.parametrize("budget", [1 << 16, 1 << 20, 1 << 30])
+def test_sorted_runs_spilled_or_not_give_the_same_arrays(tmp_path, unique, budget):
+    rng = np.random.default_rng(7)
+    chunks = []
+    for size in (5000, 40_000, 1, 0, 30_000, 12_345):
+        keys = rng.integers(0, 2**64, size, dtype=np.uint64)
+        keys[::3] = 2**63  # a key repeated across every run
+        keys[1::5] = rng.integers(0, 200, len(keys[1::5])).astype(np.uint64)  # and clustered keys
+        chunks.append(keys)
+    runs = SortedRuns(tmp_path / "spill", np.uint32, unique=unique, budget=budget)
+    base = 0
+    for keys in chunks:
+        runs.add(keys, np.arange(base, base + len(keys), dtype=np.uint32))
+        base += len(keys)
+    spilled = budget < (1 << 30)
+    count = runs.finish(tmp_path / "k.npy", tmp_path / "v.npy")
+    all_keys = np.concatenate(chunks)
+    want = _reference_sort(all_keys, np.arange(len(all_keys), dtype=np.uint32), unique)
+    got_keys, got_values = np.load(tmp_path / "k.npy"), np.load(tmp_path / "v.npy")
+    assert count == len(want[0])
+    np.testing.assert_array_equal(got_keys, want[0])
+    np.testing.assert_array_equal(got_values, want[1])
+    assert got_values.dtype == np.uint32
+    assert not (tmp_path / "spill").exists()
+    assert spilled or not runs.spilled
+
+
+def test_merge_runs_streams_a_key_repeated_beyond_capacity():
+    runs = [(np.full(100, 9, np.uint64), np.arange(100, dtype=np.uint32)),
+            (np.array([1, 9, 9, 20], np.uint64), np.arange(100, 104, dtype=np.uint32))]
+    out_k, out_v = [], []
+    merge_runs(runs, lambda k, v: (out_k.append(k.copy()), out_v.append(v.copy())), False, 16)
+    keys, values = np.concatenate(out_k), np.concatenate(out_v)
+    want = _reference_sort(np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs]), False)
+    np.testing.assert_array_equal(keys, want[0])
+    np.testing.assert_array_equal(values, want[1])
+
+
+@pytest.mark.parametrize("budget", [1 << 16, 1 << 30])
+def test_band_runs_are_a_stable_argsort_per_band(tmp_path, budget):
+    rng = np.random.default_rng(1)
+    blocks = [rng.integers(0, 2**64, (8, w), dtype=np.uint64) for w in (3000, 0, 7000, 1, 2500)]
+    blocks[2][:, ::7] = 12345  # repeated band values
+    runs = BandRuns(tmp_path / "spill", 8, budget)
+    for block in blocks:
+        runs.add(block)
+    assert runs.finish(tmp_path / "b.npy", tmp_path / "r.npy") == 12501
+    allb = np.concatenate(blocks, axis=1)
+    order = np.argsort(allb, axis=1, kind="stable")
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.take_along_axis(allb, order, axis=1))
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), order.astype(np.uint32))
+    assert not (tmp_path / "spill").exists()
+
+
+def test_npy_stream_writes_a_loadable_array(tmp_path):
+    stream = NpyStream(tmp_path / "a.npy", np.uint32, (3,))
+    parts = [np.arange(12, dtype=np.uint32).reshape(4, 3), np.zeros((0, 3), np.uint32), np.ones((2, 3), np.uint32)]
+    for part in parts:
+        stream.append(part)
+    assert stream.close() == 6
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy", allow_pickle=False), np.concatenate(parts))
+    assert np.load(tmp_path / "a.npy", mmap_mode="r").shape == (6, 3)
+    empty = NpyStream(tmp_path / "e.npy", np.int64, (4,))
+    assert empty.close() == 0
+    assert np.load(tmp_path / "e.npy").shape == (0, 4)
+
+
+def test_a_shard_built_with_spilling_is_identical_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    sources = [p for p in data.reference_sources() if p.name in ("abc-news.jsonl.gz", "pydoc-topics.jsonl.gz")]
+    build_index(sources, tmp_path / "memory", signals="ngram,minhash")
+    monkeypatch.setenv("OVERLAP_SPILL_BYTES", str(1 << 17))
+    build_index(sources, tmp_path / "spilled", signals="ngram,minhash")
+    a, b = read_manifest(tmp_path / "memory"), read_manifest(tmp_path / "spilled")
+    for sa, sb in zip(a.shards, b.shards):
+        assert sa["counts"] == sb["counts"]
+        assert {f: i["sha256"] for f, i in sa["files"].items()} == {f: i["sha256"] for f, i in sb["files"].items()}
+        folder = tmp_path / "spilled" / sb["name"]
+        assert sorted(p.name for p in folder.iterdir()) == sorted([*sb["files"], "shard.json"])
+    assert not list((tmp_path / "spilled").glob(".tmp-*"))

@@ -231,6 +231,13 @@ def directory_bytes(path: Path) -> int:
 # --- the run -----------------------------------------------------------------------------------
 
 
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def _row(name: str, result: dict, mb: float, docs: int) -> dict:
     return {
         "name": name,
@@ -291,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         mb = sum(Path(f).stat().st_size for f in files) / 1e6
         docs = sum(1 for f in files for line in open(f, "rb") if line.strip())
         print(f"corpus: {len(files)} files, {mb:.1f} MB of JSONL, {docs} documents")
-        print(f"machine: {os.cpu_count()} cores; overlap --workers {args.workers or os.cpu_count()}")
+        print(f"machine: {os.cpu_count()} cores; overlap --workers {args.workers or os.cpu_count()}; "
+              f"load average before: {_load()}")
         print()
 
         rows: dict[str, dict] = {}
@@ -345,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scan: {args.scan_examples} examples against the bundled index (ngram,minhash) in "
                   f"{result['wall_s']:.1f} s: {args.scan_examples / result['wall_s']:.0f} examples/s, "
                   f"peak RSS {result['tree_rss'] / 2**20:.0f} MiB (target: 10,000 in under 20 s)")
+        print(f"load average after: {_load()} (other work on the machine slows every row alike)")
     finally:
         if args.work is None and not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -62,6 +62,7 @@ def scan(
     ray_address: str | None = None,
     model: str | None = None,
     report: str | Path | None = None,
+    verify: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
@@ -77,7 +78,7 @@ def scan(
     index_dir = Path(index) if index is not None else default_index(progress)
     scores = scan_examples(
         examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
-        options={"model": model} if model else None, progress=progress,
+        options={"model": model} if model else None, verify=verify, progress=progress,
     )
     if out is not None:
         write_table(scores, out, overwrite=overwrite)

@@ -23,6 +23,7 @@ from overlap import text as ref
 from overlap.index.manifest import IndexError_, Manifest, param_differences, read_manifest, write_manifest
 from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard
 from overlap.io import iter_corpus_batches, expand_sources, write_rejects
+from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.writers import atomic_write_bytes
 from overlap.lexical import LexicalBatch
 from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
@@ -166,6 +167,7 @@ def build_index(
     signals: str | list[str] | None = None,
     text_field: str | None = None,
     id_field: str | None = None,
+    corpus_layout: str | None = None,
     engine: str = "local",
     workers: int | None = None,
     ray_address: str | None = None,
@@ -182,9 +184,15 @@ def build_index(
     provided its parameters match. A directory holding an interrupted build is
     refused unless ``resume`` is set, in which case shards already finished are
     kept and the rest built, giving the same index as an uninterrupted run.
+
+    ``corpus_layout`` names a public corpus layout (``fineweb``, ``c4``,
+    ``the-pile``, ... see ``corpora/layouts/``) or a layout ``.json`` file: folder
+    sources then yield only that corpus' document files, and its text and id
+    fields apply where ``text_field`` / ``id_field`` are not given.
     """
     if not 0.0 < sample_rate <= 1.0:
         raise ValueError(f"sample rate must be in (0, 1], got {sample_rate}")
+    sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
     files = [str(p) for p in expand_sources(sources)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,8 +237,9 @@ def build_index(
             if done is not None and done["source"]["path"] == source:
                 entries[number] = done
             else:
-                todo.append((str(out), number, source, wanted, names, text_field, id_field, on_error, sample_rate,
-                             2048, {"model": model} if model else None))
+                # Absolute: Ray workers on other nodes do not share this process's working directory.
+                todo.append((str(out.resolve()), number, source, wanted, names, text_field, id_field, on_error,
+                             sample_rate, 2048, {"model": model} if model else None))
         runner = engines.get(engine, workers, ray_address)
         for entry in runner.map(build_shard, todo):
             entries[entry["number"]] = entry
@@ -241,9 +250,11 @@ def build_index(
         manifest.updated = _now()
         manifest.overlap_version = __version__
         manifest.builds = manifest.builds + [
-            {"at": manifest.updated, "engine": engine, "shards": [n for n, _ in specs], "sample_rate": sample_rate}
+            {"at": manifest.updated, "engine": engine, "shards": [n for n, _ in specs], "sample_rate": sample_rate,
+             "corpus_layout": corpus_layout, "text_field": text_field, "id_field": id_field}
         ]
         manifest.complete = True
-        write_manifest(out, manifest)
+        # The plan goes first: a kill between the two leaves shards that --resume reuses.
         plan_path.unlink()
+        write_manifest(out, manifest)
     return manifest

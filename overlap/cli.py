@@ -15,6 +15,7 @@ import click
 
 from overlap import api, summary
 from overlap.engines import ENGINES
+from overlap.engines.ray import EngineError
 from overlap.index.manifest import IndexError_
 from overlap.io.errors import InputError
 from overlap.reweight import ReweightConfig
@@ -30,7 +31,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (InputError, IndexError_, FileExistsError, FileNotFoundError, ValueError) as exc:
+        except (InputError, IndexError_, EngineError, FileExistsError, FileNotFoundError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 
@@ -61,6 +62,10 @@ model_option = click.option("--model", default=None, help="Local sentence-transf
 @click.option("--signals", default=None, help="Comma list of ngram,minhash,embedding (default: all).")
 @text_field_option
 @id_field_option
+@click.option("--corpus-layout", default=None, metavar="NAME|FILE.json",
+              help="Read SOURCES as a download of a public corpus (fineweb, c4, the-pile, dolma, redpajama-v2, "
+                   "slimpajama, wikipedia, ...): its document files and text/id fields. "
+                   "See `overlap index layouts`.")
 @engine_option
 @workers_option
 @ray_option
@@ -70,14 +75,15 @@ model_option = click.option("--model", default=None, help="Local sentence-transf
 @click.option("--sample-rate", type=float, default=1.0, show_default=True,
               help="Index only this share of documents (by id hash) for a quick estimate.")
 @model_option
-def index_build(sources, out, signals, text_field, id_field, engine, workers, ray_address, resume, on_error,
-                sample_rate, model) -> None:
+def index_build(sources, out, signals, text_field, id_field, corpus_layout, engine, workers, ray_address, resume,
+                on_error, sample_rate, model) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
     if workers is None and engine == "local":
         workers = os.cpu_count()
     manifest = api.build_index(
-        list(sources), out, signals=signals, text_field=text_field, id_field=id_field, engine=engine,
+        list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
+        corpus_layout=corpus_layout, engine=engine,
         workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
         model=model, progress=lambda e: _say(f"shard {e['number']}: {e['counts']['documents']} documents "
                                              f"from {Path(e['source']['path']).name}"),
@@ -88,6 +94,19 @@ def index_build(sources, out, signals, text_field, id_field, engine, workers, ra
         f"{counts.get('words', 0)} words, signals {','.join(manifest.signals)} "
         f"({time.monotonic() - started:.1f}s)"
     )
+
+
+@index.command("layouts")
+@click.argument("name", required=False)
+def index_layouts(name) -> None:
+    """List the public corpus layouts --corpus-layout understands, or describe NAME."""
+    from overlap.io.corpus_layouts import corpus_layout_names, load_corpus_layout
+
+    for n, layout_name in enumerate([name] if name else corpus_layout_names()):
+        layout = load_corpus_layout(layout_name)
+        click.echo(("\n" if n else "") + layout.describe())
+        if name and layout.notes:
+            click.echo(f"  notes:    {layout.notes}")
 
 
 @index.command("info")
@@ -122,14 +141,16 @@ def index_info(directory) -> None:
 @model_option
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
               help="Also write the HTML report here.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check every index file's SHA-256 (sizes are always checked).")
 def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_address, on_error, rejects,
-         overwrite, model, report_path) -> None:
+         overwrite, model, report_path, verify) -> None:
     """Score every example of DATASET: familiar or novel, with the evidence."""
     started = time.monotonic()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
-        model=model, report=report_path, progress=_say,
+        model=model, report=report_path, verify=verify, progress=_say,
     )
     click.echo(summary.render(scores))
     if report_path:

@@ -4,7 +4,13 @@ A batch is a list of texts packed like an Arrow string column: one ``uint8``
 buffer of UTF-8 bytes and ``int64`` offsets (``n + 1`` of them). Every kernel
 walks whole batches in numba-compiled code, in parallel over documents, so no
 Python runs per word or per shingle. Outputs are flat arrays plus offsets, the
-same packing again.
+same packing again. Small inputs (one document, when evidence is located) run
+the same compiled code on one thread, which is faster than waking the others.
+
+Also here: the stable radix sort of ``(uint64 key, value)`` pairs that index
+building sorts n-gram and band hashes with (:func:`sort_pairs`), and the
+batched lookups a scan makes in sorted hash arrays (:func:`lookup`,
+:func:`best_candidates`).
 """
 
 from __future__ import annotations
@@ -102,14 +108,20 @@ def _count_words(buf, start, end, table):
     inword = False
     i = start
     while i < end:
-        cp, width = _decode(buf, i)
-        if table[cp]:
+        c = buf[i]
+        if c < 0x80:  # ASCII: one byte, one code point
+            word = table[c]
+            i += 1
+        else:
+            cp, width = _decode(buf, i)
+            word = table[cp]
+            i += width
+        if word:
             if not inword:
                 count += 1
                 inword = True
         else:
             inword = False
-        i += width
     return count
 
 
@@ -120,6 +132,21 @@ def _fill_words(buf, start, end, table, hashes, starts, ends, out):
     i = start
     k = out
     while i < end:
+        c = buf[i]
+        if c < 0x80:  # ASCII fast path: the same steps for a one-byte code point
+            if table[c]:
+                if not inword:
+                    inword = True
+                    h = _FNV_OFFSET
+                    starts[k] = i
+                h = (h ^ np.uint64(c)) * _FNV_PRIME
+            elif inword:
+                inword = False
+                hashes[k] = _mix64(h)
+                ends[k] = i
+                k += 1
+            i += 1
+            continue
         cp, width = _decode(buf, i)
         if table[cp]:
             if not inword:
@@ -365,38 +392,21 @@ def _band_ranges(sorted_band, values, positions, max_per_band, starts, counts):
 
 
 @_batch_kernel(lambda qsigs, *rest: qsigs.shape[0], 64)
-def _score_candidates(qsigs, starts, counts, order, sigs, chunk):
+def _score_candidates(qsigs, starts, counts, order, sigs):
     bands, nq = starts.shape
     nperm = qsigs.shape[1]
     best = np.full(nq, -1, dtype=np.int64)
     score = np.zeros(nq, dtype=np.float64)
-    width = 0
-    for j in range(bands):
-        width += counts[j].max() if nq else 0
-    for c in prange((nq + chunk - 1) // chunk):
-        rows = np.empty(max(width, 1), dtype=np.int64)
-        for q in range(c * chunk, min(nq, (c + 1) * chunk)):
-            m = 0
-            for j in range(bands):
-                for k in range(starts[j, q], starts[j, q] + counts[j, q]):
-                    rows[m] = order[j, k]
-                    m += 1
-            if m == 0:
-                continue
-            cand = np.sort(rows[:m])
-            previous = -1
-            for i in range(m):
-                row = cand[i]
-                if row == previous:
-                    continue
-                previous = row
+    for q in prange(nq):
+        for j in range(bands):
+            for c in range(starts[j, q], starts[j, q] + counts[j, q]):
+                row = np.int64(order[j, c])
                 same = 0
                 for p in range(nperm):
                     if sigs[row, p] == qsigs[q, p]:
                         same += 1
                 est = same / nperm
-                # Rows come in increasing order: the first best estimate is the lowest row.
-                if est > score[q]:
+                if est > score[q] or (est == score[q] and best[q] >= 0 and row < best[q]):
                     score[q] = est
                     best[q] = row
     return best, score
@@ -412,8 +422,8 @@ def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band):
     -1 and 0.0 where no candidate exists; ties go to the lowest row number.
 
     Each band's lookups are made for all queries at once in sorted order
-    (galloping through the memory-mapped band); a row found through several
-    bands is compared once.
+    (galloping through the memory-mapped band, so a large index is read in
+    address order instead of by scattered binary searches).
     """
     bands, nq = qbands.shape
     starts = np.zeros((bands, nq), dtype=np.int64)
@@ -426,7 +436,7 @@ def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band):
         positions[:] = np.arange(nq)
         sort_pairs(values, positions, *scratch, False)
         _band_ranges(sorted_bands[j], values, positions, max_per_band, starts[j], counts[j])
-    return _score_candidates(qsigs, starts, counts, order, sigs, 64)
+    return _score_candidates(qsigs, starts, counts, order, sigs)
 
 
 @njit(inline="always")

@@ -279,10 +279,11 @@ def test_npy_stream_writes_a_loadable_array(tmp_path):
     assert np.load(tmp_path / "e.npy").shape == (0, 4)
 
 
-def test_a_shard_built_with_spilling_is_identical_and_leaves_no_temp_files(tmp_path, monkeypatch):
+def test_a_shard_built_in_small_pieces_is_identical_and_leaves_no_temp_files(tmp_path, monkeypatch):
     sources = [p for p in data.reference_sources() if p.name in ("abc-news.jsonl.gz", "pydoc-topics.jsonl.gz")]
     build_index(sources, tmp_path / "memory", signals="ngram,minhash")
     monkeypatch.setenv("OVERLAP_SPILL_BYTES", str(1 << 17))
+    monkeypatch.setattr(minhash, "CHUNK_SHINGLES", 500)  # block minima a few documents at a time
     build_index(sources, tmp_path / "spilled", signals="ngram,minhash")
     a, b = read_manifest(tmp_path / "memory"), read_manifest(tmp_path / "spilled")
     for sa, sb in zip(a.shards, b.shards):

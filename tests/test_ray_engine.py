@@ -244,3 +244,23 @@ def test_shared_arguments_are_put_into_the_object_store_once(monkeypatch):
 def _count_texts(texts: list[str], k: int, prepared: dict) -> int:
     assert prepared["embedding"].shape == (2000, 8)
     return len(texts) + k
+
+
+@pytest.mark.slow
+def test_scale_benchmark_runs_end_to_end(tmp_path):
+    """The scale benchmark at a tiny size: both engines, identical shards, a projection table."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "scale" / "run.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--size", "2MB", "--files", "2", "--workers", "1", "--engines", "local,ray",
+         "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(r["engine"], r["workers"]) for r in report["runs"]] == [("local", 1), ("ray", 1)]
+    assert report["runs"][0]["shard_sha256"] == report["runs"][1]["shard_sha256"]
+    assert report["runs"][0]["scan_digest"] == report["runs"][1]["scan_digest"]
+    text = (tmp_path / "out" / "results.md").read_text()
+    assert "time(S, N)  = max( S / (N * r) ,  S * (1 + k) / B )" in text and "| 10 TB | 512 |" in text

@@ -27,6 +27,7 @@ path, and ``overlap`` must be installed on every node.
 from __future__ import annotations
 
 import collections
+import logging
 import os
 from typing import Any, Callable, Iterable, Iterator
 
@@ -93,8 +94,9 @@ class RayEngine:
         if not ray.is_initialized():
             options: dict[str, Any] = {
                 "include_dashboard": False,
+                # Keep the terminal for overlap's own progress and errors: no worker logs, no Ray notices.
                 "log_to_driver": False,
-                "configure_logging": False,
+                "logging_level": logging.ERROR,
             }
             if address is None and not os.environ.get("RAY_ADDRESS"):
                 options["num_cpus"] = workers

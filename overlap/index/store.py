@@ -119,8 +119,7 @@ class Shard:
     def __init__(self, index_dir: Path, entry: dict[str, Any], verify: bool = True):
         self.folder = Path(index_dir) / entry["name"]
         self.entry = entry
-        if verify:
-            verify_shard(self.folder, entry)
+        verify_shard(self.folder, entry, full=verify)
 
     def has(self, filename: str) -> bool:
         return filename in self.entry["files"]

@@ -31,6 +31,19 @@ WINDOWS = "minhash_windows.npy"
 BANDS = "minhash_bands.npy"
 BAND_ROWS = "minhash_band_rows.npy"
 MAX_CANDIDATES_PER_BAND = 64
+CHUNK_SHINGLES = 1 << 18
+
+
+def _doc_chunks(offsets: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive document ranges ``[lo, hi)`` of about ``size`` items each (a larger document alone)."""
+    ndocs = len(offsets) - 1
+    chunks, lo = [], 0
+    while lo < ndocs:
+        hi = int(np.searchsorted(offsets, offsets[lo] + size, side="right")) - 1
+        hi = min(max(hi, lo + 1), ndocs)
+        chunks.append((lo, hi))
+        lo = hi
+    return chunks
 
 
 def default_params() -> dict:
@@ -66,7 +79,7 @@ class Builder:
     Per batch the block minima are computed once and every window size is cut
     from them. Signatures and window rows stream straight into their files;
     band hashes are buffered up to the memory budget (``options["spill_bytes"]``,
-    ``$OVERLAP_SPILL_BYTES``, default 256 MiB) and spilled as sorted runs to
+    ``$OVERLAP_SPILL_BYTES``, default 128 MiB) and spilled as sorted runs to
     the shard's temp folder when it is exceeded (see ``signals/runs.py``).
     """
 
@@ -82,23 +95,47 @@ class Builder:
         p = self.params
         n, block = p["shingle_n"], p["block_shingles"]
         shingles, shingle_offsets = batch.grams(n)
-        minima, block_offsets = kernels.block_minima(shingles, shingle_offsets, *self.perm, block)
-        shingle_counts = np.diff(shingle_offsets)
-        word_counts = batch.word_counts()
-        for size in p["window_shingles"]:
-            sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
-            m = shingle_counts[doc]
-            lo = first * block
-            hi = np.minimum(last * block, m)
-            words = word_counts[doc]
-            word_lo = lo
-            word_hi = np.minimum(hi - 1 + n, words)
-            base = batch.word_offsets[doc]
-            start = batch.word_starts[base + word_lo] - batch.offsets[doc]
-            end = batch.word_ends[base + word_hi - 1] - batch.offsets[doc]
-            self.sigs.append(sigs)
-            self.meta.append(np.stack([doc + doc_base, start, end, hi - lo], axis=1))
-            self.bands.add(kernels.band_hashes(sigs, p["bands"], p["rows"]))
+        sizes = p["window_shingles"]
+        # Block minima a few hundred thousand shingles at a time, so the batch's
+        # minima never sit in memory whole. Rows keep the order of one pass per
+        # window size over the whole batch: the first size's windows are written
+        # chunk by chunk, the others (several times fewer) kept until the batch ends.
+        later: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in sizes[1:]]
+        for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
+            offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
+            chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
+            minima, block_offsets = kernels.block_minima(chunk, offsets, *self.perm, block)
+            for number, size in enumerate(sizes):
+                sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
+                meta = self._window_rows(batch, doc + lo, first, last, doc_base)
+                if number == 0:
+                    self._write(sigs, meta)
+                else:
+                    later[number - 1].append((sigs, meta))
+            del minima
+        for parts in later:
+            for sigs, meta in parts:
+                self._write(sigs, meta)
+
+    def _window_rows(self, batch: LexicalBatch, doc, first, last, doc_base: int) -> np.ndarray:
+        """``[document, byte start, byte end, shingles]`` of each window (``doc`` within the batch)."""
+        n, block = self.params["shingle_n"], self.params["block_shingles"]
+        _, shingle_offsets = batch.grams(n)
+        m = shingle_offsets[doc + 1] - shingle_offsets[doc]
+        lo = first * block
+        hi = np.minimum(last * block, m)
+        words = batch.word_offsets[doc + 1] - batch.word_offsets[doc]
+        word_lo = lo
+        word_hi = np.minimum(hi - 1 + n, words)
+        base = batch.word_offsets[doc]
+        start = batch.word_starts[base + word_lo] - batch.offsets[doc]
+        end = batch.word_ends[base + word_hi - 1] - batch.offsets[doc]
+        return np.stack([doc + doc_base, start, end, hi - lo], axis=1)
+
+    def _write(self, sigs: np.ndarray, meta: np.ndarray) -> None:
+        self.sigs.append(sigs)
+        self.meta.append(meta)
+        self.bands.add(kernels.band_hashes(sigs, self.params["bands"], self.params["rows"]))
 
     def finish(self) -> dict[str, int]:
         windows = self.sigs.close()

@@ -36,7 +36,7 @@ class Builder:
     """Collects one shard's n-gram hashes in bounded memory.
 
     Hashes are buffered with their document numbers up to the memory budget
-    (``options["spill_bytes"]``, ``$OVERLAP_SPILL_BYTES``, default 256 MiB),
+    (``options["spill_bytes"]``, ``$OVERLAP_SPILL_BYTES``, default 128 MiB),
     sorted into runs spilled to the shard's temp folder, and merged at the end
     into the sorted unique hashes with each one's first document (see
     ``signals/runs.py``); the spill files are gone before the shard commits.

@@ -27,7 +27,7 @@ import numpy as np
 
 from overlap import kernels
 
-DEFAULT_SPILL_BYTES = 256 << 20
+DEFAULT_SPILL_BYTES = 128 << 20
 SPILL_ENV = "OVERLAP_SPILL_BYTES"
 
 _MAGIC = b"\x93NUMPY\x01\x00"
@@ -35,7 +35,7 @@ _KEY_SPACE = 1 << 64
 
 
 def spill_bytes(options: dict | None) -> int:
-    """The memory budget of one builder: ``options["spill_bytes"]``, else ``$OVERLAP_SPILL_BYTES``, else 256 MiB."""
+    """The memory budget of one builder: ``options["spill_bytes"]``, else ``$OVERLAP_SPILL_BYTES``, else 128 MiB."""
     value = (options or {}).get("spill_bytes") or os.environ.get(SPILL_ENV) or DEFAULT_SPILL_BYTES
     return max(int(value), 1 << 16)
 

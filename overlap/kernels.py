@@ -549,6 +549,77 @@ def sort_pairs(keys, values, scratch_keys, scratch_values, unique):
     return count
 
 
+@njit(cache=True)
+def _merge_two(src_k, src_v, lo, mid, hi, dst_k, dst_v):
+    """Stable merge of sorted ``src[lo:mid]`` and ``src[mid:hi]`` into ``dst[lo:hi]`` (left first on ties)."""
+    i, j, o = lo, mid, lo
+    while i < mid and j < hi:
+        if src_k[j] < src_k[i]:
+            dst_k[o] = src_k[j]
+            dst_v[o] = src_v[j]
+            j += 1
+        else:
+            dst_k[o] = src_k[i]
+            dst_v[o] = src_v[i]
+            i += 1
+        o += 1
+    while i < mid:
+        dst_k[o] = src_k[i]
+        dst_v[o] = src_v[i]
+        i += 1
+        o += 1
+    while j < hi:
+        dst_k[o] = src_k[j]
+        dst_v[o] = src_v[j]
+        j += 1
+        o += 1
+
+
+@njit(cache=True)
+def merge_sorted(keys, values, bounds, scratch_keys, scratch_values, unique):
+    """Merge consecutive sorted segments ``keys[bounds[i]:bounds[i+1]]`` in place; return the count kept.
+
+    The same result as :func:`sort_pairs` on the whole array (a stable sort, so
+    equal keys keep segment order), in linear passes: adjacent segments are
+    merged pairwise until one is left.
+    """
+    n = keys.shape[0]
+    edges = bounds.copy()
+    src_k, src_v, dst_k, dst_v = keys, values, scratch_keys, scratch_values
+    in_place = True
+    while edges.shape[0] > 2:
+        segments = edges.shape[0] - 1
+        merged = np.empty(segments // 2 + segments % 2 + 1, dtype=np.int64)
+        m = 0
+        for s in range(0, segments - 1, 2):
+            _merge_two(src_k, src_v, edges[s], edges[s + 1], edges[s + 2], dst_k, dst_v)
+            merged[m] = edges[s]
+            m += 1
+        if segments % 2:
+            lo, hi = edges[segments - 1], edges[segments]
+            dst_k[lo:hi] = src_k[lo:hi]
+            dst_v[lo:hi] = src_v[lo:hi]
+            merged[m] = lo
+            m += 1
+        merged[m] = edges[segments]
+        edges = merged[: m + 1]
+        src_k, dst_k = dst_k, src_k
+        src_v, dst_v = dst_v, src_v
+        in_place = not in_place
+    if not in_place:
+        keys[:] = src_k
+        values[:] = src_v
+    if not unique:
+        return n
+    count = 0
+    for i in range(n):
+        if count == 0 or keys[i] != keys[count - 1]:
+            keys[count] = keys[i]
+            values[count] = values[i]
+            count += 1
+    return count
+
+
 def sorted_pairs(keys: np.ndarray, values: np.ndarray, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Sorted copies of ``keys`` and ``values`` (see :func:`sort_pairs`)."""
     keys = np.array(keys, dtype=np.uint64)

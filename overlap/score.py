@@ -1,46 +1,72 @@
 """Signals -> one familiarity in [0, 1] and a label.
 
-Each signal is mapped onto (0, 1) by a logistic curve centred on its threshold
-(0.5 at the threshold; ``scale`` sets how fast it saturates); being strictly
-increasing, it keeps the signal's ranking intact. ``familiarity`` is the
-largest of the available mapped signals, so any one strong piece of evidence
-(verbatim n-grams, a near-duplicate window, a close paraphrase) makes an
-example familiar. Thresholds and widths were chosen on the labelled benchmark
-in ``benchmarks/validity`` (see its README table); rerun it after changing them.
+The combination is a logistic model over the signals an index holds (plus the
+square root of n-gram containment, which separates heavily edited copies whose
+containment is small but not zero), fitted on the labelled benchmark in
+``benchmarks/validity`` and stored in ``calibration.json`` beside this file,
+one model per subset of signals. Its linear score ``z`` is turned into
+``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
+boundary, placed where at most 4% of held-out same-style novel text crosses it.
+Rerun ``benchmarks/validity/run.py`` and ``fit.py`` after changing a signal.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 import numpy as np
 
-# signal column -> (threshold, scale)
-CALIBRATION: dict[str, tuple[float, float]] = {
-    "ngram_containment": (0.2, 0.05),
-    "minhash_jaccard": (0.3, 0.05),
-    "semantic_similarity": (0.75, 0.03),
-}
-FAMILIAR_AT = 0.5
-BORDERLINE_AT = 0.35
-
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+ORDER = ("ngram_containment", "minhash_jaccard", "semantic_similarity")
 LABELS = ("familiar", "borderline", "novel", "empty")
+SHARPNESS = 4.0
+BORDERLINE_BELOW = 0.5  # linear-score distance below the threshold that is still "borderline"
+FAMILIAR_AT = 0.5
+BORDERLINE_AT = float(1.0 / (1.0 + np.exp(SHARPNESS * BORDERLINE_BELOW)))
 
 
-def calibrated(column: str, values: np.ndarray) -> np.ndarray:
-    """One signal mapped onto (0, 1) (NaN stays NaN)."""
-    threshold, scale = CALIBRATION[column]
-    return 1.0 / (1.0 + np.exp(-(np.asarray(values, dtype=float) - threshold) / scale))
+def features(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Model inputs: the signals in canonical order, then sqrt(n-gram containment) if present."""
+    names = [n for n in ORDER if n in columns]
+    values = [np.asarray(columns[n], dtype=float) for n in names]
+    if "ngram_containment" in columns:
+        values.append(np.sqrt(np.clip(np.asarray(columns["ngram_containment"], dtype=float), 0.0, None)))
+    return np.column_stack(values)
+
+
+@functools.cache
+def _models() -> dict[tuple[str, ...], dict]:
+    data = json.loads(CALIBRATION_FILE.read_text())
+    return {tuple(m["signals"]): m for m in data["models"]}
+
+
+def model_for(signals: list[str]) -> dict:
+    """The fitted model for exactly this set of signal columns."""
+    key = tuple(n for n in ORDER if n in signals)
+    if key not in _models():
+        raise ValueError(f"no calibration for signals {list(key)}; rerun benchmarks/validity/fit.py")
+    return _models()[key]
+
+
+def linear_score(signals: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    """The model's linear score per example (NaN where no signal has a value) and the model."""
+    present = {n: np.asarray(v, dtype=float) for n, v in signals.items() if n in ORDER}
+    if not present:
+        raise ValueError("no scored signal to combine")
+    model = model_for(list(present))
+    missing = np.isnan(np.column_stack(list(present.values()))).all(axis=1)
+    x = features({n: np.nan_to_num(v, nan=0.0) for n, v in present.items()})
+    z = x @ np.asarray(model["coefficients"]) + model["intercept"]
+    z[missing] = np.nan
+    return z, model
 
 
 def familiarity(signals: dict[str, np.ndarray]) -> np.ndarray:
-    """Largest calibrated signal per example; NaN where no signal has a value."""
-    mapped = [calibrated(name, values) for name, values in signals.items() if name in CALIBRATION]
-    if not mapped:
-        raise ValueError("no scored signal to combine")
-    stacked = np.vstack(mapped)
-    out = np.full(stacked.shape[1], np.nan)
-    has = ~np.isnan(stacked).all(axis=0)
-    out[has] = np.nanmax(stacked[:, has], axis=0)
-    return out
+    """Familiarity in [0, 1] per example; NaN where there was nothing to score."""
+    z, model = linear_score(signals)
+    return 1.0 / (1.0 + np.exp(-SHARPNESS * (z - model["threshold"])))
 
 
 def label(fam: np.ndarray) -> np.ndarray:
@@ -50,4 +76,37 @@ def label(fam: np.ndarray) -> np.ndarray:
     out[fam >= BORDERLINE_AT] = "borderline"
     out[fam >= FAMILIAR_AT] = "familiar"
     out[np.isnan(fam)] = "empty"
+    return out
+
+
+def single_threshold(column: str) -> float | None:
+    """The value at which this signal alone makes an example familiar (its one-signal model)."""
+    if (column,) not in _models():
+        return None
+    grid = np.linspace(0.0, 1.0, 10001)
+    fam = familiarity({column: grid})
+    above = np.flatnonzero(fam >= FAMILIAR_AT)
+    return float(grid[above[0]]) if len(above) else None
+
+
+def contributions(signals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each signal's share of the linear score (sqrt containment folded into n-grams)."""
+    z, model = linear_score(signals)
+    names = [n for n in ORDER if n in signals]
+    x = features({n: np.nan_to_num(np.asarray(signals[n], dtype=float), nan=0.0) for n in names})
+    terms = x * np.asarray(model["coefficients"])
+    out = {n: terms[:, i] for i, n in enumerate(names)}
+    if "ngram_containment" in out:
+        out["ngram_containment"] = out["ngram_containment"] + terms[:, -1]
+    return out
+
+
+def driver(signals: dict[str, np.ndarray]) -> np.ndarray:
+    """Per example, the signal contributing most to its score (None where nothing was scored)."""
+    parts = contributions(signals)
+    names = list(parts)
+    stacked = np.vstack([parts[n] for n in names])
+    out = np.array(names, dtype=object)[np.argmax(stacked, axis=0)]
+    missing = np.isnan(np.column_stack([np.asarray(signals[n], dtype=float) for n in names])).all(axis=1)
+    out[missing] = None
     return out

@@ -11,18 +11,11 @@ SIGNAL_COLUMNS = ("ngram_containment", "minhash_jaccard", "semantic_similarity")
 
 
 def driver(scores: pl.DataFrame) -> pl.Series:
-    """Per row, the signal whose calibrated value set the familiarity (None for empty rows)."""
-    present = [c for c in SIGNAL_COLUMNS if c in scores.columns]
+    """Per row, the signal contributing most to its familiarity (None for empty rows)."""
+    present = {c: scores[c].fill_null(np.nan).to_numpy().astype(float) for c in SIGNAL_COLUMNS if c in scores.columns}
     if not present:
         return pl.Series("driver", [None] * scores.height, dtype=pl.String)
-    mapped = np.vstack(
-        [score.calibrated(c, scores[c].fill_null(np.nan).to_numpy().astype(float)) for c in present]
-    )
-    filled = np.where(np.isnan(mapped), -1.0, mapped)
-    best = np.argmax(filled, axis=0)
-    names = np.array(present, dtype=object)[best]
-    names[np.isnan(mapped).all(axis=0)] = None
-    return pl.Series("driver", names.tolist(), dtype=pl.String)
+    return pl.Series("driver", score.driver(present).tolist(), dtype=pl.String)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -30,7 +30,7 @@ from overlap.build import build_index
 from overlap.index.manifest import read_manifest
 from overlap.lexical import LexicalBatch
 from overlap.signals import minhash
-from overlap.signals.runs import BandRuns, NpyStream, SortedRuns, merge_runs
+from overlap.signals.runs import FENCE, BandRuns, FileRun, NpyStream, SortedRuns, merge_runs
 
 PARAMS = minhash.default_params()
 
@@ -211,6 +211,20 @@ def test_sort_pairs_on_generated_keys(raw, unique):
     np.testing.assert_array_equal(got[1], want[1])
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40) | st.integers(0, 2**64 - 1), max_size=60), max_size=9), st.booleans())
+def test_merge_sorted_segments_is_a_stable_sort(segments, unique):
+    parts = [np.sort(np.array(seg, dtype=np.uint64)) for seg in segments]
+    keys = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+    values = np.arange(len(keys), dtype=np.uint32)
+    bounds = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    want = _reference_sort(keys, values, unique)
+    k, v = keys.copy(), values.copy()
+    count = kernels.merge_sorted(k, v, bounds, np.empty_like(k), np.empty_like(v), unique)
+    np.testing.assert_array_equal(k[:count], want[0])
+    np.testing.assert_array_equal(v[:count], want[1])
+
+
 @pytest.mark.parametrize("unique", [False, True])
 @pytest.mark.parametrize("budget", [1 << 16, 1 << 20, 1 << 30])
 def test_sorted_runs_spilled_or_not_give_the_same_arrays(tmp_path, unique, budget):
@@ -237,6 +251,25 @@ def test_sorted_runs_spilled_or_not_give_the_same_arrays(tmp_path, unique, budge
     assert got_values.dtype == np.uint32
     assert not (tmp_path / "spill").exists()
     assert spilled or not runs.spilled
+
+
+def test_file_run_positions_and_reads_match_the_arrays(tmp_path):
+    rng = np.random.default_rng(2)
+    keys = np.sort(rng.integers(0, 2**64, 3 * FENCE + 17, dtype=np.uint64))
+    keys[FENCE - 2 : FENCE + 3] = keys[FENCE - 2]  # a run of equal keys across a fence
+    values = rng.integers(0, 2**32, len(keys), dtype=np.uint64).astype(np.uint32)
+    np.save(tmp_path / "k.npy", keys)
+    np.save(tmp_path / "v.npy", values)
+    run = FileRun(tmp_path / "k.npy", tmp_path / "v.npy", keys[::FENCE].copy())
+    probes = [0, 1, 2**64 - 1, 2**64, *keys[::97].tolist(), *(keys[::89] + np.uint64(1)).tolist()]
+    for bound in probes:
+        want = len(keys) if bound >= 2**64 else int(np.searchsorted(keys, np.uint64(bound)))
+        assert run.position(int(bound)) == want
+    k, v = np.empty(100, np.uint64), np.empty(100, np.uint32)
+    run.read_into(FENCE - 50, FENCE + 50, k, v)
+    np.testing.assert_array_equal(k, keys[FENCE - 50 : FENCE + 50])
+    np.testing.assert_array_equal(v, values[FENCE - 50 : FENCE + 50])
+    run.close()
 
 
 def test_merge_runs_streams_a_key_repeated_beyond_capacity():

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import polars as pl
 
-from overlap import score
+from overlap import score, summary
 
 LABELS = ("familiar", "borderline", "novel", "empty")
 
@@ -95,7 +95,7 @@ def _complete(scores: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(pl.col("row").cast(pl.String).alias("id"))
     frame = frame.with_columns(pl.col("id").cast(pl.String))
     if "familiarity" not in frame.columns:
-        present = {c: _floats(frame, c) for c in score.CALIBRATION if c in frame.columns}
+        present = {c: _floats(frame, c) for c in score.ORDER if c in frame.columns}
         fam = score.familiarity(present) if present else np.full(n, np.nan)
         frame = frame.with_columns(pl.Series("familiarity", fam, dtype=pl.Float64).fill_nan(None))
     if "label" not in frame.columns:
@@ -112,15 +112,8 @@ def _complete(scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def _driver(frame: pl.DataFrame) -> pl.Series:
-    """Per row, the signal whose calibrated value set the familiarity (None for empty rows)."""
-    present = [c for c in SIGNALS if c in frame.columns and c in score.CALIBRATION]
-    if not present:
-        return pl.Series("driver", [None] * frame.height, dtype=pl.String)
-    mapped = np.vstack([score.calibrated(c, _floats(frame, c)) for c in present])
-    filled = np.where(np.isnan(mapped), -1.0, mapped)
-    names = np.array(present, dtype=object)[np.argmax(filled, axis=0)]
-    names[np.isnan(mapped).all(axis=0)] = None
-    return pl.Series("driver", names.tolist(), dtype=pl.String)
+    """Per row, the signal contributing most to the familiarity (None for empty rows)."""
+    return summary.driver(frame)
 
 
 def _signals(frame: pl.DataFrame) -> list[Signal]:
@@ -132,7 +125,7 @@ def _signals(frame: pl.DataFrame) -> list[Signal]:
             continue
         values = _floats(frame, column)
         has = ~np.isnan(values)
-        threshold = score.CALIBRATION.get(column, (None, None))[0]
+        threshold = score.single_threshold(column)
         out.append(Signal(
             column=column, name=name, short=short, prefix=prefix, threshold=threshold, values=values,
             over=int((values[has] >= threshold).sum()) if threshold is not None else 0,

@@ -91,35 +91,116 @@ class NpyStream:
         return self.rows
 
 
-def _searchsorted(keys: np.ndarray, bound: int) -> int:
-    """Position of the first key >= ``bound`` (``bound`` may be 2**64: past every key)."""
-    if bound >= _KEY_SPACE:
-        return len(keys)
-    return int(np.searchsorted(keys, np.uint64(bound), side="left"))
+FENCE = 4096  # a spilled run keeps every FENCE-th key in memory, to find positions with one small read
+
+
+class ArrayRun:
+    """A sorted run held in memory (or memory-mapped): ``(keys, values)`` arrays."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        self.keys, self.values = keys, values
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def position(self, bound: int) -> int:
+        """Index of the first key >= ``bound`` (``bound`` may be 2**64: past every key)."""
+        if bound >= _KEY_SPACE:
+            return len(self.keys)
+        return int(np.searchsorted(self.keys, np.uint64(bound), side="left"))
+
+    def read_into(self, a: int, b: int, keys: np.ndarray, values: np.ndarray) -> None:
+        keys[: b - a] = self.keys[a:b]
+        values[: b - a] = self.values[a:b]
+
+
+class FileRun:
+    """A sorted run in two ``.npy`` files (or row ``row`` of two 2-D ones), read with plain reads.
+
+    Not memory-mapped: pages of a mapped file count in the process's resident
+    memory until unmapped, which would make a merge's footprint grow with the
+    size of the runs. Positions are found from the keys at every ``FENCE``-th
+    place (kept when the run was written) plus one read of at most ``FENCE`` keys.
+    """
+
+    def __init__(self, keys_path: Path, values_path: Path, fence: np.ndarray, row: int | None = None):
+        self.keys_file, self.keys_base, self.key_dtype, length = _open_npy(keys_path, row)
+        self.values_file, self.values_base, self.value_dtype, _ = _open_npy(values_path, row)
+        self.length = length
+        self.fence = fence
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _read(self, handle, base: int, dtype: np.dtype, a: int, out: np.ndarray) -> None:
+        handle.seek(base + a * dtype.itemsize)
+        view = memoryview(out).cast("B")
+        got = handle.readinto(view)
+        if got != view.nbytes:
+            raise OSError(f"{handle.name}: short read ({got} of {view.nbytes} bytes)")
+
+    def position(self, bound: int) -> int:
+        if bound >= _KEY_SPACE:
+            return self.length
+        i = int(np.searchsorted(self.fence, np.uint64(bound), side="left"))
+        if i == 0:
+            return 0
+        lo = (i - 1) * FENCE
+        hi = min(i * FENCE, self.length)
+        block = np.empty(hi - lo, self.key_dtype)
+        self._read(self.keys_file, self.keys_base, self.key_dtype, lo, block)
+        return lo + int(np.searchsorted(block, np.uint64(bound), side="left"))
+
+    def read_into(self, a: int, b: int, keys: np.ndarray, values: np.ndarray) -> None:
+        self._read(self.keys_file, self.keys_base, self.key_dtype, a, keys[: b - a])
+        self._read(self.values_file, self.values_base, self.value_dtype, a, values[: b - a])
+
+    def close(self) -> None:
+        self.keys_file.close()
+        self.values_file.close()
+
+
+def _open_npy(path: Path, row: int | None):
+    """An open ``.npy`` file, where the data (of row ``row``) starts, its dtype and length."""
+    handle = open(path, "rb")
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+    if fortran:
+        raise ValueError(f"{path}: Fortran order")
+    base = handle.tell()
+    if row is None:
+        return handle, base, dtype, shape[0]
+    return handle, base + row * shape[1] * dtype.itemsize, dtype, shape[1]
 
 
 def merge_runs(
-    runs: list[tuple[np.ndarray, np.ndarray]],
+    runs: list,
     emit: Callable[[np.ndarray, np.ndarray], None],
     unique: bool,
     capacity: int,
     buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Merge sorted ``(keys, values)`` runs (earlier runs first on equal keys), emitting in key order.
+    """Merge sorted runs (earlier runs first on equal keys), emitting ``(keys, values)`` in key order.
 
-    Works through the key space a slice at a time: a slice holding at most
-    ``capacity`` pairs over all runs is gathered (run by run, so equal keys stay
-    in run order), sorted stably and emitted. A slice of one single key is
+    ``runs`` are :class:`FileRun`, :class:`ArrayRun` or ``(keys, values)``
+    arrays. Works through the key space a slice at a time: a slice holding at
+    most ``capacity`` pairs over all runs is gathered (run by run, so equal keys
+    stay in run order), merged stably and emitted. A slice of one single key is
     streamed run by run instead, however many pairs it has. ``buffers`` are
-    ``(keys, values, scratch_keys, scratch_values)`` of at least ``capacity``.
+    ``(keys, values, scratch_keys, scratch_values)`` of at least ``capacity``;
+    emitted arrays are views into them, valid until ``emit`` returns.
     """
-    runs = [(k, v) for k, v in runs if len(k)]
+    runs = [ArrayRun(*r) if isinstance(r, tuple) else r for r in runs]
+    runs = [r for r in runs if len(r)]
     if not runs:
         return
-    total = sum(len(k) for k, _ in runs)
+    total = sum(len(r) for r in runs)
     capacity = max(int(capacity), 2 * len(runs), 16)
     if buffers is None:
-        vdtype = runs[0][1].dtype
+        vdtype = runs[0].values.dtype if isinstance(runs[0], ArrayRun) else runs[0].value_dtype
         buffers = (
             np.empty(capacity, np.uint64),
             np.empty(capacity, vdtype),
@@ -130,14 +211,13 @@ def merge_runs(
     capacity = min(capacity, len(bk))
     parts = max(1, -(-2 * total // capacity))
     bounds = [(_KEY_SPACE * i) // parts for i in range(parts + 1)]
-    inner = np.array(bounds[1:-1], dtype=np.uint64)
-    cuts = [np.concatenate([[0], np.searchsorted(k, inner, side="left"), [len(k)]]) for k, _ in runs]
+    cuts = [[r.position(b) for b in bounds] for r in runs]
     # Slices to do, last one on top: (lo, hi) of the key space and each run's span, if known.
-    todo = [(bounds[i], bounds[i + 1], [(int(c[i]), int(c[i + 1])) for c in cuts]) for i in range(parts)][::-1]
+    todo = [(bounds[i], bounds[i + 1], [(c[i], c[i + 1]) for c in cuts]) for i in range(parts)][::-1]
     while todo:
         lo, hi, spans = todo.pop()
         if spans is None:
-            spans = [(_searchsorted(k, lo), _searchsorted(k, hi)) for k, _ in runs]
+            spans = [(r.position(lo), r.position(hi)) for r in runs]
         count = sum(b - a for a, b in spans)
         if count == 0:
             continue
@@ -146,21 +226,25 @@ def merge_runs(
             todo += [(mid, hi, None), (lo, mid, None)]
             continue
         if count > capacity:  # one key, more pairs than fit: already in order, run by run
-            for (k, v), (a, b) in zip(runs, spans):
+            for run, (a, b) in zip(runs, spans):
                 if b > a:
                     if unique:
-                        emit(np.asarray(k[a : a + 1]), np.asarray(v[a : a + 1]))
+                        run.read_into(a, a + 1, bk, bv)
+                        emit(bk[:1], bv[:1])
                         break
                     for start in range(a, b, capacity):
                         end = min(start + capacity, b)
-                        emit(np.asarray(k[start:end]), np.asarray(v[start:end]))
+                        run.read_into(start, end, bk, bv)
+                        emit(bk[: end - start], bv[: end - start])
             continue
-        fill = 0
-        for (k, v), (a, b) in zip(runs, spans):
-            bk[fill : fill + b - a] = k[a:b]
-            bv[fill : fill + b - a] = v[a:b]
-            fill += b - a
-        kept = kernels.sort_pairs(bk[:fill], bv[:fill], sk[:fill], sv[:fill], unique)
+        edges = [0]
+        for run, (a, b) in zip(runs, spans):
+            if b > a:
+                run.read_into(a, b, bk[edges[-1] :], bv[edges[-1] :])
+                edges.append(edges[-1] + b - a)
+        fill = edges[-1]
+        bounds = np.array(edges, dtype=np.int64)
+        kept = kernels.merge_sorted(bk[:fill], bv[:fill], bounds, sk[:fill], sv[:fill], unique)
         emit(bk[:kept], bv[:kept])
 
 
@@ -176,7 +260,7 @@ class SortedRuns:
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
         self.fill = 0
         self.work: tuple[np.ndarray, ...] = ()
-        self.spilled: list[tuple[Path, Path]] = []
+        self.spilled: list[tuple[Path, Path, np.ndarray]] = []
 
     def add(self, keys: np.ndarray, values: np.ndarray) -> None:
         """Buffer pairs (the arrays are kept, not copied: do not change them afterwards)."""
@@ -217,7 +301,7 @@ class SortedRuns:
         paths = (self.folder / f"run-{number:05d}-keys.npy", self.folder / f"run-{number:05d}-values.npy")
         np.save(paths[0], keys, allow_pickle=False)
         np.save(paths[1], values, allow_pickle=False)
-        self.spilled.append(paths)
+        self.spilled.append((*paths, keys[::FENCE].copy()))
 
     def finish(self, keys_path: str | Path, values_path: str | Path) -> int:
         """Write the merged sorted keys and their values as two ``.npy`` files; return the count."""
@@ -231,7 +315,7 @@ class SortedRuns:
             self._release()
             return len(keys)
         self.spill()
-        runs = [(np.load(k, mmap_mode="r"), np.load(v, mmap_mode="r")) for k, v in self.spilled]
+        runs = [FileRun(k, v, fence) for k, v, fence in self.spilled]
         keys_out = NpyStream(keys_path, np.uint64)
         values_out = NpyStream(values_path, self.value_dtype)
 
@@ -244,8 +328,12 @@ class SortedRuns:
         self.work = ()
         buffers = (np.empty(capacity, np.uint64), np.empty(capacity, self.value_dtype),
                    np.empty(capacity, np.uint64), np.empty(capacity, self.value_dtype))
-        merge_runs(runs, emit, self.unique, capacity, buffers)
-        del runs, buffers
+        try:
+            merge_runs(runs, emit, self.unique, capacity, buffers)
+        finally:
+            for run in runs:
+                run.close()
+        del buffers
         count = keys_out.close()
         values_out.close()
         self._release()
@@ -282,7 +370,7 @@ class BandRuns:
         self.pending: list[np.ndarray] = []
         self.fill = 0
         self.base = 0
-        self.spilled: list[tuple[Path, Path]] = []
+        self.spilled: list[tuple[Path, Path, list[np.ndarray]]] = []
 
     def add(self, hashes: np.ndarray) -> None:
         """Buffer the band hashes of the next rows (kept, not copied)."""
@@ -293,23 +381,26 @@ class BandRuns:
             self.pending.append(block)
             self.fill += block.shape[1]
 
-    def _write_sorted(self, keys_out, rows_out) -> None:
-        """Sort each band of the pending rows and append it to the open files."""
+    def _write_sorted(self, keys_out, rows_out) -> list[np.ndarray]:
+        """Sort each band of the pending rows and append it to the open files; return each band's fence."""
         n = self.fill
         keys = np.empty(n, np.uint64)
         rows = np.empty(n, np.uint32)
         scratch_k = np.empty(n, np.uint64)
         scratch_v = np.empty(n, np.uint32)
         numbers = np.arange(self.base, self.base + n, dtype=np.uint32)
+        fences = []
         for j in range(self.bands):
             np.concatenate([p[j] for p in self.pending], out=keys)
             rows[:] = numbers
             kernels.sort_pairs(keys, rows, scratch_k, scratch_v, False)
             keys.tofile(keys_out)
             rows.tofile(rows_out)
+            fences.append(keys[::FENCE].copy())
         self.pending = []
         self.base += n
         self.fill = 0
+        return fences
 
     def spill(self) -> None:
         if not self.fill:
@@ -320,8 +411,8 @@ class BandRuns:
         with open(paths[0], "wb") as keys_out, open(paths[1], "wb") as rows_out:
             write_npy_header(keys_out, np.uint64, (self.bands, self.fill))
             write_npy_header(rows_out, np.uint32, (self.bands, self.fill))
-            self._write_sorted(keys_out, rows_out)
-        self.spilled.append(paths)
+            fences = self._write_sorted(keys_out, rows_out)
+        self.spilled.append((*paths, fences))
 
     def finish(self, keys_path: str | Path, rows_path: str | Path) -> int:
         """Write the ``[bands, n]`` sorted hashes and rows; return ``n``."""
@@ -334,7 +425,6 @@ class BandRuns:
                     self._write_sorted(keys_out, rows_out)
             else:
                 self.spill()
-                runs = [(np.load(k, mmap_mode="r"), np.load(v, mmap_mode="r")) for k, v in self.spilled]
                 capacity = max(self.budget // 24, 1024)
                 buffers = (np.empty(capacity, np.uint64), np.empty(capacity, np.uint32),
                            np.empty(capacity, np.uint64), np.empty(capacity, np.uint32))
@@ -344,8 +434,13 @@ class BandRuns:
                     v.tofile(rows_out)
 
                 for j in range(self.bands):
-                    merge_runs([(k[j], v[j]) for k, v in runs], emit, False, capacity, buffers)
-                del runs, buffers
+                    runs = [FileRun(k, v, fences[j], row=j) for k, v, fences in self.spilled]
+                    try:
+                        merge_runs(runs, emit, False, capacity, buffers)
+                    finally:
+                        for run in runs:
+                            run.close()
+                del buffers
         self.pending = []
         self.fill = 0
         shutil.rmtree(self.folder, ignore_errors=True)

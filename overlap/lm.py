@@ -299,7 +299,7 @@ def _load(folder: str, name: str, device: str, dtype: str | None) -> LoadedLM:
 
 
 @dataclass
-class Sequence_:
+class TokenSequence:
     """Token ids, of which ``ids[start:]`` are scored; ``text`` is the scored span's text (for zlib)."""
 
     ids: list[int]
@@ -366,7 +366,7 @@ def _scored_text(tokenizer, ids: list[int]) -> str:
 
 def build_sequences(
     tokenizer, example: Example, max_tokens: int
-) -> tuple[Sequence_, Sequence_ | None]:
+) -> tuple[TokenSequence, TokenSequence | None]:
     """The token sequence to score for ``example`` and, when it has a prompt and a response, the one without prompt."""
     template = bool(getattr(tokenizer, "chat_template", None))
     if example.prompt.strip() and example.response.strip():
@@ -377,26 +377,26 @@ def build_sequences(
         if not ctx and keep:  # nothing to predict the first token from
             ctx, resp, keep = resp[:1], resp[1:], keep - 1
         resp = resp[:keep]
-        with_prompt = Sequence_(ctx + resp, len(ctx), rendered[span[0] : span[1]])
+        with_prompt = TokenSequence(ctx + resp, len(ctx), rendered[span[0] : span[1]])
         # The same scaffolding with an empty prompt.
         bare, bare_span, bare_special = _render(tokenizer, "", example.response, not special)
         ids2, first2, end2 = _encode_span(tokenizer, bare, bare_span, bare_special)
         ctx2, resp2 = ids2[:first2], ids2[first2:end2][:keep]
         if not ctx2 and resp2:
             ctx2, resp2 = resp2[:1], resp2[1:]
-        without = Sequence_(ctx2 + resp2, len(ctx2), "")
+        without = TokenSequence(ctx2 + resp2, len(ctx2), "")
         if keep < end - first:
             with_prompt.text = _scored_text(tokenizer, resp)
         return with_prompt, without
     text = example.text if example.text.strip() else ""
     if not text:
-        return Sequence_([], 0, ""), None
+        return TokenSequence([], 0, ""), None
     ids, first, end = _encode_span(tokenizer, text, (0, len(text)), True)
     ids = ids[:end]
     first = max(first, 1)  # the first token has nothing before it to be predicted from
     ids = ids[:max_tokens]
     scored = text if len(ids) == end else _scored_text(tokenizer, ids[first:])
-    return Sequence_(ids, min(first, len(ids)), scored), None
+    return TokenSequence(ids, min(first, len(ids)), scored), None
 
 
 # --- the forward passes ---------------------------------------------------------
@@ -412,7 +412,7 @@ class TokenStats:
 
 
 def token_stats(
-    lm: LoadedLM, sequences: list[Sequence_], batch_size: int = 8, bar: bool | None = None, desc: str = "scoring",
+    lm: LoadedLM, sequences: list[TokenSequence], batch_size: int = 8, bar: bool | None = None, desc: str = "scoring",
 ) -> list[TokenStats]:
     """Per-token statistics of every sequence: longest first, right-padded batches of ``batch_size``."""
     import torch

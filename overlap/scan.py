@@ -65,13 +65,19 @@ def query_index(
     ray_address: str | None = None,
     verify: bool = True,
     options: dict[str, Any] | None = None,
-) -> dict[str, SignalResult]:
-    """Every signal of the index for each text, merged over shards, with evidence."""
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, SignalResult], dict[str, Any]]:
+    """Every signal of the index for each text, merged over shards, with evidence.
+
+    Also returns what each signal prepared in the driver (the query embeddings).
+    """
     names = manifest.signals
     prepared = {}
     for name in names:
         module = signal_registry.get(name)
         if hasattr(module, "prepare"):
+            if progress:
+                progress(f"preparing {name} queries for {len(texts)} texts")
             prepared[name] = module.prepare(texts, manifest.params, options or {})
     items = [(str(index_dir), e, manifest.params, names, texts, prepared, verify) for e in manifest.shards]
     partials = list(engines.get(engine, workers, ray_address).map(query_shard, items))
@@ -84,7 +90,25 @@ def query_index(
         results[name].doc_ids = [
             docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
         ]
-    return results
+    return results, prepared
+
+
+def embedding_map(prepared: Any, n_texts: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 2-D map of the texts ``rows``: first two principal components of their mean chunk vector."""
+    sums = np.zeros((n_texts, prepared.vectors.shape[1]))
+    np.add.at(sums, prepared.owner, prepared.vectors.astype(float))
+    points = sums[rows]
+    has = np.linalg.norm(points, axis=1) > 0
+    x = np.full(len(rows), np.nan)
+    y = np.full(len(rows), np.nan)
+    if has.sum() >= 2:
+        centred = points[has] - points[has].mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        # Fix each axis's sign so the map is the same on every run.
+        signs = np.where(vt[:2].sum(axis=1) < 0, -1.0, 1.0)
+        coords = centred @ (vt[:2].T * signs)
+        x[has], y[has] = coords[:, 0], coords[:, 1]
+    return x, y
 
 
 def scan_examples(
@@ -109,9 +133,9 @@ def scan_examples(
     texts = list(unique)
     if progress:
         progress(f"querying {len(manifest.shards)} shard(s) for {len(texts)} distinct texts")
-    results = query_index(
+    results, prepared = query_index(
         texts, index_dir, manifest, engine=engine, workers=workers, ray_address=ray_address,
-        verify=verify, options=options,
+        verify=verify, options=options, progress=progress,
     )
     whole = np.array([unique[e.text] for e in examples], dtype=np.int64)
     data: dict[str, Any] = {
@@ -142,5 +166,7 @@ def scan_examples(
     groups = dedup.duplicate_groups(LexicalBatch.from_texts([e.text for e in examples]), lexical_params)
     data["dup_group"] = np.array([examples[g].row for g in groups], dtype=np.int64)
     data["flag"] = [None if n else "no words to score" for n in data["words"]]
+    if "embedding" in prepared:
+        data["map_x"], data["map_y"] = embedding_map(prepared["embedding"], len(texts), whole)
     frame = pl.DataFrame(data, strict=False)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))

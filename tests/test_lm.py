@@ -268,3 +268,17 @@ def test_bundled_smollm2_prefers_fluent_text_to_shuffled(reference_docs, monkeyp
     qa = lm.score_examples([Example(0, "0", "What is the capital of France?", "The capital of France is Paris.",
                                     "", None)], "default")
     assert qa["lm_ifd"][0] < 1.0  # the question makes its answer easier to predict
+
+
+def test_gguf_paths_resolve_to_a_cached_conversion(tmp_path):
+    (tmp_path / "one").mkdir()
+    gguf = tmp_path / "one" / "tiny.Q8_0.gguf"
+    gguf.write_bytes(b"GGUF")
+    by_file = lm.resolve(gguf)
+    by_folder = lm.resolve(tmp_path / "one")
+    assert by_file == by_folder
+    assert by_file.gguf == gguf.resolve() and by_file.name == "tiny.Q8_0"
+    assert by_file.folder.parent == tmp_path / "cache" / "lm"
+    (tmp_path / "one" / "other.gguf").write_bytes(b"GGUF")
+    with pytest.raises(lm.LMError, match="several GGUF files"):
+        lm.resolve(tmp_path / "one")

@@ -39,7 +39,7 @@ def render(scores: pl.DataFrame, by: str = "category") -> str:
     out = [f"{total} examples scanned", _table(["label", "examples", "share", *[f"mean {c}" for c in present]], rows)]
     familiar = frame.filter(pl.col("label") == "familiar")
     if familiar.height:
-        drivers = familiar.group_by("driver").len().sort("len", descending=True)
+        drivers = familiar.group_by("driver").len().sort(["len", "driver"], descending=[True, False])
         out.append(
             "familiar because of: "
             + ", ".join(f"{r['driver']} {r['len']}" for r in drivers.iter_rows(named=True))

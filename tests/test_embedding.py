@@ -336,7 +336,7 @@ def test_paraphrase_scores_higher_than_novel_text_and_cites_its_document(small_i
     ]
     manifest = read_manifest(out)
     check_compatible(manifest, out, {})
-    result = query_index(texts, out, manifest)["embedding"]
+    result = query_index(texts, out, manifest)[0]["embedding"]
     assert result.doc_ids[0] == docs[0]["id"]
     assert result.score[0] > 0.6
     assert result.score[0] > result.score[1] + 0.3

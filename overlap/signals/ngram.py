@@ -27,11 +27,6 @@ def default_params() -> dict:
     return {"ngram_n": 8}
 
 
-def _unique_first(hashes: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique hashes and the document of each one's first occurrence."""
-    return kernels.sorted_pairs(hashes, docs, unique=True)
-
-
 class Builder:
     """Collects one shard's n-gram hashes in bounded memory.
 

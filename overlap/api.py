@@ -21,6 +21,7 @@ from overlap.build import build_index
 from overlap.report import write_report
 from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, write_rejects, write_table
+from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.resample import resample_plan, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
@@ -63,6 +64,7 @@ def scan(
     model: str | None = None,
     report: str | Path | None = None,
     verify: bool = True,
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
@@ -74,7 +76,9 @@ def scan(
     """
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    examples, rejected = read_dataset(dataset, text_field=text_field, id_field=id_field, on_error=on_error)
+    examples, rejected = read_dataset(
+        dataset, text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes
+    )
     index_dir = Path(index) if index is not None else default_index(progress)
     scores = scan_examples(
         examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,

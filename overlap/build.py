@@ -24,6 +24,7 @@ from overlap.index.manifest import IndexError_, Manifest, param_differences, rea
 from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard
 from overlap.io import iter_corpus_batches, expand_sources, write_rejects
 from overlap.io.corpus_layouts import apply_corpus_layout
+from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.io.writers import atomic_write_bytes
 from overlap.lexical import LexicalBatch
 from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
@@ -95,6 +96,7 @@ def build_shard(
     sample_rate: float = 1.0,
     batch_size: int = 2048,
     options: dict[str, Any] | None = None,
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
 ) -> dict[str, Any]:
     """Build shard ``number`` of an index from one source file; return its manifest entry."""
     writer = ShardWriter(Path(index_dir), number)
@@ -104,7 +106,8 @@ def build_shard(
         rejects = []
         n_docs = n_words = n_bytes = n_sampled_out = 0
         for batch in iter_corpus_batches(
-            [source], text_field=text_field, id_field=id_field, batch_size=batch_size, on_error=on_error
+            [source], text_field=text_field, id_field=id_field, batch_size=batch_size, on_error=on_error,
+            max_text_bytes=max_text_bytes,
         ):
             rejects += batch.rejects
             keep = [i for i, doc_id in enumerate(batch.ids) if keep_document(doc_id, sample_rate)]
@@ -176,6 +179,7 @@ def build_index(
     sample_rate: float = 1.0,
     params: dict[str, Any] | None = None,
     model: str | None = None,
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Manifest:
     """Build (or add to, or resume) the index at ``out`` from corpus ``sources``.
@@ -239,7 +243,7 @@ def build_index(
             else:
                 # Absolute: Ray workers on other nodes do not share this process's working directory.
                 todo.append((str(out.resolve()), number, source, wanted, names, text_field, id_field, on_error,
-                             sample_rate, 2048, {"model": model} if model else None))
+                             sample_rate, 2048, {"model": model} if model else None, max_text_bytes))
         runner = engines.get(engine, workers, ray_address)
         for entry in runner.map(build_shard, todo):
             entries[entry["number"]] = entry

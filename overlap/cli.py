@@ -18,6 +18,7 @@ from overlap.engines import ENGINES
 from overlap.engines.ray import EngineError
 from overlap.index.manifest import IndexError_
 from overlap.io.errors import InputError
+from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.reweight import ReweightConfig
 
 
@@ -53,6 +54,8 @@ workers_option = click.option("--workers", type=int, default=None, help="Process
 ray_option = click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 text_field_option = click.option("--text-field", default=None, help="Field holding the text (default: detected).")
 id_field_option = click.option("--id-field", default=None, help="Field holding the record id (default: detected).")
+max_text_option = click.option("--max-text-bytes", type=int, default=MAX_TEXT_BYTES, show_default=True,
+                               help="Refuse (or with --on-error skip, reject) a text longer than this.")
 model_option = click.option("--model", default=None, help="Local sentence-transformers model folder for the embedding signal.")
 
 
@@ -75,8 +78,9 @@ model_option = click.option("--model", default=None, help="Local sentence-transf
 @click.option("--sample-rate", type=float, default=1.0, show_default=True,
               help="Index only this share of documents (by id hash) for a quick estimate.")
 @model_option
+@max_text_option
 def index_build(sources, out, signals, text_field, id_field, corpus_layout, engine, workers, ray_address, resume,
-                on_error, sample_rate, model) -> None:
+                on_error, sample_rate, model, max_text_bytes) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
     if workers is None and engine == "local":
@@ -85,6 +89,7 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
         list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
         corpus_layout=corpus_layout, engine=engine,
         workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
+        max_text_bytes=max_text_bytes,
         model=model, progress=lambda e: _say(f"shard {e['number']}: {e['counts']['documents']} documents "
                                              f"from {Path(e['source']['path']).name}"),
     )
@@ -143,14 +148,15 @@ def index_info(directory) -> None:
               help="Also write the HTML report here.")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Check every index file's SHA-256 (sizes are always checked).")
+@max_text_option
 def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_address, on_error, rejects,
-         overwrite, model, report_path, verify) -> None:
+         overwrite, model, report_path, verify, max_text_bytes) -> None:
     """Score every example of DATASET: familiar or novel, with the evidence."""
     started = time.monotonic()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
-        model=model, report=report_path, verify=verify, progress=_say,
+        model=model, report=report_path, verify=verify, max_text_bytes=max_text_bytes, progress=_say,
     )
     click.echo(summary.render(scores))
     if report_path:

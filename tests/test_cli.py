@@ -95,3 +95,15 @@ def test_python_api_matches_cli(tmp_path, lexical_index, passages, runner):
     runner.invoke(main, ["scan", str(dataset), "--index", str(lexical_index), "--out", str(out)])
     from_api = api.scan(dataset, lexical_index)
     assert from_api.equals(pl.read_parquet(out))
+
+
+def test_a_text_over_the_size_limit_is_a_clear_error_or_a_reject(runner, tmp_path, lexical_index):
+    path = tmp_path / "big.jsonl"
+    path.write_text(json.dumps({"text": "word " * 3000}) + "\n" + json.dumps({"text": "short one"}) + "\n")
+    out = tmp_path / "s.parquet"
+    args = ["scan", str(path), "--index", str(lexical_index), "--out", str(out), "--max-text-bytes", "10000"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert "line 1" in result.output and "15,000 bytes, over the limit of 10,000" in result.output
+    assert runner.invoke(main, [*args, "--on-error", "skip"]).exit_code == 0
+    assert read_table(out)["row"].to_list() == [1]

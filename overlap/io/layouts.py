@@ -23,6 +23,7 @@ from overlap.io.formats import (
 )
 
 LAYOUTS = ("text", "messages", "conversations", "alpaca", "prompt_completion", "question_answer")
+MAX_TEXT_BYTES = 32 * 1024 * 1024
 
 _PROMPT_ROLES = ("system", "user", "human", "tool", "function")
 _RESPONSE_ROLES = ("assistant", "gpt", "bot", "model")
@@ -141,13 +142,16 @@ def read_dataset(
     text_field: str | None = None,
     id_field: str | None = None,
     on_error: str = "fail",
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
 ) -> tuple[list[Example], list[Reject]]:
     """Read a whole fine-tuning dataset (a file, folder or glob) into Examples.
 
     The layout is detected from the first valid record and required of all others.
     ``on_error="fail"`` raises the first InputError; ``"skip"`` collects a Reject
     (with the raw text) per bad record and goes on. A repeated id is an error on
-    the later record. Every input record becomes exactly one Example or Reject.
+    the later record. A text longer than ``max_text_bytes`` (UTF-8) is an error
+    too, so one runaway record cannot exhaust memory. Every input record becomes
+    exactly one Example or Reject.
     """
     _check_on_error(on_error)
     examples: list[Example] = []
@@ -164,6 +168,7 @@ def read_dataset(
                     layout = detect_layout(record, text_field, path=item.path, line=item.line)
                     detected_at = f"{item.path}, line {item.line}"
                 example = _dataset_example(item, record, row, layout, detected_at, text_field, id_field)
+                _check_size(example.text, max_text_bytes, item, text_field or layout)
                 if example.id in first_seen:
                     seen_path, seen_line = first_seen[example.id]
                     where = (
@@ -189,6 +194,7 @@ def iter_corpus_batches(
     id_field: str | None = None,
     batch_size: int = 1000,
     on_error: str = "fail",
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
 ) -> Iterator[CorpusBatch]:
     """Stream reference-corpus documents in batches of at most ``batch_size`` records.
 
@@ -207,6 +213,7 @@ def iter_corpus_batches(
         for item in _corpus_records(source, text_field, id_field):
             try:
                 doc_id, text = _corpus_document(item, source.name, text_field, id_field)
+                _check_size(text, max_text_bytes, item, text_field or "text")
             except InputError as error:
                 if on_error == "fail":
                     raise
@@ -365,6 +372,15 @@ def _category(record: dict) -> str | None:
         if isinstance(value, (str, int, float, bool)):
             return str(value)
     return None
+
+
+def _check_size(text: str, limit: int | None, item: RawRecord, field: str) -> None:
+    """Refuse a text over ``limit`` UTF-8 bytes, naming its size and the limit."""
+    if limit is not None and len(text) > limit // 4:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise InputError(item.path, item.line, field,
+                             f"text is {size:,} bytes, over the limit of {limit:,} (--max-text-bytes)")
 
 
 def _check_on_error(on_error: str) -> None:

@@ -65,6 +65,8 @@ def scan(
     report: str | Path | None = None,
     verify: bool = True,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
+    lm: str | None = None,
+    lm_device: str = "cpu",
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
@@ -72,7 +74,8 @@ def scan(
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
     ``on_error="skip"`` rejected records go to ``rejects`` (default
-    ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report.
+    ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report;
+    ``lm`` adds the base model's own view (``lm_*`` columns, see ``overlap.lm``).
     """
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
@@ -82,7 +85,8 @@ def scan(
     index_dir = Path(index) if index is not None else default_index(progress)
     scores = scan_examples(
         examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
-        options={"model": model} if model else None, verify=verify, progress=progress,
+        options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
+        progress=progress,
     )
     if out is not None:
         write_table(scores, out, overwrite=overwrite)

@@ -149,14 +149,18 @@ def index_info(directory) -> None:
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Check every index file's SHA-256 (sizes are always checked).")
 @max_text_option
+@click.option("--lm", default=None, metavar="PATH|default",
+              help="Also score with a local causal LM (folder or .gguf); 'default': the bundled SmolLM2-135M.")
+@click.option("--lm-device", default="cpu", show_default=True, help="Device for --lm (cpu, cuda, cuda:1, ...).")
 def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_address, on_error, rejects,
-         overwrite, model, report_path, verify, max_text_bytes) -> None:
+         overwrite, model, report_path, verify, max_text_bytes, lm, lm_device) -> None:
     """Score every example of DATASET: familiar or novel, with the evidence."""
     started = time.monotonic()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
-        model=model, report=report_path, verify=verify, max_text_bytes=max_text_bytes, progress=_say,
+        model=model, report=report_path, verify=verify, max_text_bytes=max_text_bytes,
+        lm=lm, lm_device=lm_device, progress=_say,
     )
     click.echo(summary.render(scores))
     if report_path:

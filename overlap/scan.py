@@ -120,9 +120,15 @@ def scan_examples(
     ray_address: str | None = None,
     verify: bool = True,
     options: dict[str, Any] | None = None,
+    lm: str | None = None,
+    lm_device: str = "cpu",
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
-    """The scores table: one row per example, in input order."""
+    """The scores table: one row per example, in input order.
+
+    With ``lm`` (a local causal LM folder, a GGUF file, or ``"default"``) the
+    ``lm_*`` columns of ``overlap.lm`` are added and count towards familiarity.
+    """
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     check_compatible(manifest, index_dir, options)
@@ -154,6 +160,12 @@ def scan_examples(
         data[f"{prefix}_match"] = [result.match[i] for i in whole]
     fam_all = score.familiarity(per_text_signals)
     fam = fam_all[whole]
+    lm_frame = None
+    if lm is not None:
+        from overlap import lm as lm_scoring
+
+        lm_frame = lm_scoring.score_examples(list(examples), model=lm, device=lm_device, progress=progress)
+        fam = score.with_lm(fam, lm_frame["lm_familiarity"].fill_null(np.nan).to_numpy())
     data["familiarity"] = fam
     data["label"] = score.label(fam)
     for side in ("prompt", "response"):
@@ -169,4 +181,6 @@ def scan_examples(
     if "embedding" in prepared:
         data["map_x"], data["map_y"] = embedding_map(prepared["embedding"], len(texts), whole)
     frame = pl.DataFrame(data, strict=False)
+    if lm_frame is not None:
+        frame = frame.hstack(lm_frame)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))

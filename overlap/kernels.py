@@ -361,6 +361,30 @@ def band_hashes(sigs, bands, rows):
     return out
 
 
+@njit(inline="always")
+def _gallop(sorted_values, lo, v):
+    """First position at or after ``lo`` whose value is not below ``v`` (exponential then binary search)."""
+    n = sorted_values.shape[0]
+    if lo < n and sorted_values[lo] < v:
+        step = 1
+        hi = lo + 1
+        while hi < n and sorted_values[hi] < v:
+            lo = hi
+            step *= 2
+            hi = lo + step
+        if hi > n:
+            hi = n
+        # sorted_values[lo] < v <= sorted_values[hi] (or hi == n): binary search in (lo, hi]
+        lo += 1
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if sorted_values[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+    return lo
+
+
 @njit(cache=True)
 def _band_ranges(sorted_band, values, positions, max_per_band, starts, counts):
     """For sorted query ``values`` of one band: where each one's equal entries start, and how many (capped)."""
@@ -368,22 +392,7 @@ def _band_ranges(sorted_band, values, positions, max_per_band, starts, counts):
     lo = 0
     for i in range(values.shape[0]):
         v = values[i]
-        if lo < n and sorted_band[lo] < v:
-            step = 1
-            hi = lo + 1
-            while hi < n and sorted_band[hi] < v:
-                lo = hi
-                step *= 2
-                hi = lo + step
-            if hi > n:
-                hi = n
-            lo += 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if sorted_band[mid] < v:
-                    lo = mid + 1
-                else:
-                    hi = mid
+        lo = _gallop(sorted_band, lo, v)
         c = 0
         while c < max_per_band and lo + c < n and sorted_band[lo + c] == v:
             c += 1
@@ -642,23 +651,7 @@ def _gallop_lookup(keys, values, queries, positions, out):
         q = queries[i]
         if lo >= n:
             break
-        if keys[lo] < q:
-            step = 1
-            hi = lo + 1
-            while hi < n and keys[hi] < q:
-                lo = hi
-                step *= 2
-                hi = lo + step
-            if hi > n:
-                hi = n
-            # keys[lo] < q <= keys[hi] (or hi == n): binary search in (lo, hi]
-            lo += 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if keys[mid] < q:
-                    lo = mid + 1
-                else:
-                    hi = mid
+        lo = _gallop(keys, lo, q)
         if lo < n and keys[lo] == q:
             out[positions[i]] = values[lo]
 

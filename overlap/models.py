@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from overlap.index.store import file_digest
+
+
 DEFAULT_NAME = "all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 IDENTITY_CACHE = "embedding-models.json"
@@ -91,21 +94,15 @@ def weight_files(path: Path) -> list[Path]:
     return sorted(set(found), key=lambda p: p.relative_to(path).as_posix())
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _weights_sha256(path: Path, files: list[Path]) -> str:
     """SHA-256 of the single weight file (what ``sha256sum`` prints), or of the list of them."""
     if len(files) == 1:
-        return _file_sha256(files[0])
+        return file_digest(files[0])
     digest = hashlib.sha256()
     for f in files:
-        digest.update(f"{f.relative_to(path).as_posix()}\0{_file_sha256(f)}\n".encode())
+        digest.update(f"{f.relative_to(path).as_posix()}\0{file_digest(f)}\n".encode())
     return digest.hexdigest()
 
 

@@ -32,7 +32,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (InputError, IndexError_, EngineError, FileExistsError, FileNotFoundError, ValueError) as exc:
+        except (InputError, IndexError_, EngineError, OSError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
 

@@ -147,3 +147,24 @@ def test_copy_of_an_index_scans_the_same(tmp_path, small_index):
     copy = tmp_path / "copy"
     shutil.copytree(small_index, copy)
     assert _probe(copy).equals(_probe(small_index))
+
+
+def test_a_full_disk_during_a_build_is_a_clear_error_and_leaves_no_index(tmp_path, monkeypatch):
+    import errno
+
+    from click.testing import CliRunner
+
+    from overlap.cli import main
+    from overlap.index import store
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.ShardWriter, "save_array", full)
+    out = tmp_path / "idx"
+    result = CliRunner().invoke(main, ["index", "build", str(SOURCES[0]), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 1
+    assert "No space left on device" in result.output
+    assert not (out / "manifest.json").exists() and not list(out.glob(".tmp-*"))
+    with pytest.raises(IndexError_, match="not a complete index"):
+        _probe(out)

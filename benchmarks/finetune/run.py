@@ -1,0 +1,231 @@
+"""Fine-tune a small causal LM three ways (uniform / overlap weights / permuted weights) and compare.
+
+See README.md. Writes a Markdown table to --out (default benchmarks/finetune/results.md).
+"""
+from __future__ import annotations
+
+import argparse, gzip, hashlib, json, math, random, sys, tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+
+from overlap import data
+from overlap.reweight import compute_weights
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def _pr(row):
+    msgs = row.get("messages")
+    if msgs:
+        p = "\n".join(m["content"] for m in msgs if m["role"] != "assistant")
+        r = "\n".join(m["content"] for m in msgs if m["role"] == "assistant")
+        return p, r
+    if "response" in row:
+        return row.get("prompt", ""), row["response"]
+    return row.get("instruction", "") + "\n" + row.get("input", ""), row.get("output", row.get("text", ""))
+
+
+def _passages(files, n, words=80, seed=0):
+    out = []
+    for f in files:
+        with gzip.open(f, "rt") as fh:
+            for line in fh:
+                t = json.loads(line).get("text", "")
+                w = t.split()
+                if len(w) >= words + 10:
+                    out.append(" ".join(w[:words]))
+    random.Random(seed).shuffle(out)
+    return out[:n]
+
+
+def build_examples(n_ref):
+    rows = []
+    for line in (ROOT / "corpora/finetune/sample.jsonl").read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            p, resp = _pr(r)
+            rows.append({"id": str(r["id"]), "prompt": p, "response": resp})
+    for i, t in enumerate(_passages(data.reference_sources(), n_ref)):
+        w = t.split()
+        rows.append({"id": f"ref/{i:04d}", "prompt": "Continue the passage: " + " ".join(w[:12]),
+                     "response": " ".join(w[12:])})
+    return rows
+
+
+def heldout_split(i):
+    return int(hashlib.sha256(i.encode()).hexdigest(), 16) % 4 == 0  # 25% held out, seed independent
+
+
+def score(rows, scores_file, workdir):
+    if scores_file:
+        return pl.read_parquet(scores_file) if str(scores_file).endswith(".parquet") else pl.read_ndjson(scores_file)
+    from overlap.api import scan
+    from overlap.build import build_index
+    ds = Path(workdir) / "ds.jsonl"
+    ds.write_text("".join(json.dumps({"id": r["id"], "messages": [
+        {"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["response"]}]}) + "\n"
+        for r in rows))
+    idx = Path(workdir) / "index"
+    build_index(data.reference_sources(), idx, signals="ngram,minhash")
+    return scan(ds, index=idx)
+
+
+def encode(tok, prompt, response, max_len):
+    p = tok(prompt + "\n", add_special_tokens=False)["input_ids"]
+    r = tok(response, add_special_tokens=False)["input_ids"]
+    if tok.eos_token_id is not None:
+        r = r + [tok.eos_token_id]
+    p = p[-max(0, max_len // 2 if len(r) > max_len // 2 else max_len - len(r)):] if p else p
+    ids = (p + r)[:max_len]
+    labels = ([-100] * len(p) + r)[:max_len]
+    return ids, labels
+
+
+def batchify(items, pad):
+    L = max(len(i) for i, _ in items)
+    ids = torch.full((len(items), L), pad, dtype=torch.long)
+    lab = torch.full((len(items), L), -100, dtype=torch.long)
+    att = torch.zeros((len(items), L), dtype=torch.long)
+    for k, (i, l) in enumerate(items):
+        ids[k, :len(i)] = torch.tensor(i); lab[k, :len(l)] = torch.tensor(l); att[k, :len(i)] = 1
+    return ids, lab, att
+
+
+def per_example_loss(model, ids, lab, att):
+    logits = model(input_ids=ids, attention_mask=att).logits[:, :-1].float()
+    tgt = lab[:, 1:]
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), tgt.clamp(min=0), reduction="none")
+    mask = (tgt != -100).float()
+    return (nll * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+@torch.no_grad()
+def eval_loss(model, items, pad, bs):
+    model.eval()
+    out = []
+    for s in range(0, len(items), bs):
+        out += per_example_loss(model, *batchify(items[s:s + bs], pad)).tolist()
+    model.train()
+    return float(np.mean(out)) if out else float("nan")
+
+
+def load_model(spec, device):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    if spec in (None, "default"):
+        from overlap import lm
+        loaded = lm.load("default", device=device)
+        return loaded.model.float(), loaded.tokenizer
+    return AutoModelForCausalLM.from_pretrained(spec).to(device).float(), AutoTokenizer.from_pretrained(spec)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--max-len", type=int, default=128)
+    ap.add_argument("--n-ref", type=int, default=150)
+    ap.add_argument("--n-general", type=int, default=32)
+    ap.add_argument("--train-layers", type=int, default=0, help="train only the last N layers (+norm/head); 0 = all")
+    ap.add_argument("--max-eval", type=int, default=0, help="cap each held-out group at N examples (0 = all)")
+    ap.add_argument("--scores", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(HERE / "results.md"))
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    rows = build_examples(a.n_ref)
+    with tempfile.TemporaryDirectory() as tmp:
+        sc = score(rows, a.scores, tmp)
+    sc = compute_weights(sc)
+    lab = dict(zip(sc["id"].cast(pl.Utf8), sc["label"]))
+    wt = dict(zip(sc["id"].cast(pl.Utf8), sc["weight"]))
+    rows = [r for r in rows if r["id"] in lab and lab[r["id"]] != "empty"]
+    train = [r for r in rows if not heldout_split(r["id"])]
+    held = [r for r in rows if heldout_split(r["id"])]
+    # renormalise train weights to mean 1
+    w = np.array([wt[r["id"]] for r in train], dtype=float); w = w / w.mean()
+    general = _passages(sorted((ROOT / "corpora/heldout").glob("*.jsonl.gz")), a.n_general, seed=7)
+
+    base, tok = load_model(a.model, a.device)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    enc = lambda r: encode(tok, r["prompt"], r["response"], a.max_len)
+    tr_items = [enc(r) for r in train]
+    nov = [enc(r) for r in held if lab[r["id"]] == "novel"]
+    fam = [enc(r) for r in held if lab[r["id"]] != "novel"]
+    if a.max_eval:
+        nov, fam = nov[:a.max_eval], fam[:a.max_eval]
+    gen = []
+    for t in general:
+        ids = tok(t, add_special_tokens=False)["input_ids"][:a.max_len]
+        gen.append((ids, [-100] + ids[1:]))
+    init = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    print(f"train {len(train)} (familiar+borderline {sum(lab[r['id']] != 'novel' for r in train)}), "
+          f"held-out novel {len(nov)}, familiar {len(fam)}, general {len(gen)}", file=sys.stderr)
+
+    results = {m: [] for m in ("uniform", "overlap", "permuted")}
+    for seed in range(a.seeds):
+        for method in results:
+            base.load_state_dict(init)
+            model = base
+            params = list(model.parameters())
+            if a.train_layers:
+                for p in params: p.requires_grad_(False)
+                layers = model.model.layers[-a.train_layers:]
+                train_p = [p for l in layers for p in l.parameters()] + list(model.model.norm.parameters())
+                for p in train_p: p.requires_grad_(True)
+                params = train_p
+            else:
+                for p in params: p.requires_grad_(True)
+            if method == "uniform":
+                ww = np.ones(len(train))
+            elif method == "overlap":
+                ww = w
+            else:
+                ww = np.random.default_rng(1000 + seed).permutation(w)
+            torch.manual_seed(seed)
+            rng = np.random.default_rng(seed)
+            opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=a.lr)
+            model.train()
+            order = []
+            for step in range(a.steps):
+                if len(order) < a.batch:
+                    order += list(rng.permutation(len(train)))
+                b, order = order[:a.batch], order[a.batch:]
+                ids, lb, att = batchify([tr_items[i] for i in b], pad)
+                l = per_example_loss(model, ids.to(a.device), lb.to(a.device), att.to(a.device))
+                loss = (l * torch.tensor(ww[b], dtype=l.dtype, device=l.device)).mean()
+                opt.zero_grad(); loss.backward(); opt.step()
+            r = (eval_loss(model, nov, pad, a.batch) if nov else float("nan"),
+                 eval_loss(model, fam, pad, a.batch) if fam else float("nan"),
+                 eval_loss(model, gen, pad, a.batch))
+            results[method].append(r)
+            print(f"seed {seed} {method}: novel {r[0]:.4f} familiar {r[1]:.4f} general {r[2]:.4f}", file=sys.stderr)
+    base.load_state_dict(init)
+    r0 = (eval_loss(base, nov, pad, a.batch), eval_loss(base, fam, pad, a.batch), eval_loss(base, gen, pad, a.batch))
+
+    def cell(vals):
+        v = np.array(vals, dtype=float)
+        return f"{v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}"
+    lines = [f"Model `{a.model}`, {a.steps} steps, batch {a.batch}, lr {a.lr}, max {a.max_len} tokens, "
+             f"{a.seeds} seeds; train {len(train)}, held-out novel {len(nov)}, familiar+borderline {len(fam)}, "
+             f"general {len(gen)}. Mean response loss (nats/token), lower is better.", "",
+             "| method | held-out novel | held-out familiar(+borderline) | general (forgetting) |",
+             "|---|---|---|---|",
+             f"| base (no fine-tune) | {r0[0]:.4f} | {r0[1]:.4f} | {r0[2]:.4f} |"]
+    for m, v in results.items():
+        lines.append(f"| {m} | " + " | ".join(cell([x[k] for x in v]) for k in range(3)) + " |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    Path(a.out).write_text(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -362,6 +362,18 @@ def band_hashes(sigs, bands, rows):
 
 
 @njit(inline="always")
+def _keep_first(keys, values):
+    """Compact sorted pairs in place to the first of each run of equal keys; return the count."""
+    count = 0
+    for i in range(keys.shape[0]):
+        if count == 0 or keys[i] != keys[count - 1]:
+            keys[count] = keys[i]
+            values[count] = values[i]
+            count += 1
+    return count
+
+
+@njit(inline="always")
 def _gallop(sorted_values, lo, v):
     """First position at or after ``lo`` whose value is not below ``v`` (exponential then binary search)."""
     n = sorted_values.shape[0]
@@ -547,15 +559,7 @@ def sort_pairs(keys, values, scratch_keys, scratch_values, unique):
                     for i in range(chi - clo):
                         keys[clo + i] = tk[order[i]]
                         values[clo + i] = tv[order[i]]
-    if not unique:
-        return n
-    count = 0
-    for i in range(n):
-        if count == 0 or keys[i] != keys[count - 1]:
-            keys[count] = keys[i]
-            values[count] = values[i]
-            count += 1
-    return count
+    return _keep_first(keys, values) if unique else n
 
 
 @njit(cache=True)
@@ -618,15 +622,7 @@ def merge_sorted(keys, values, bounds, scratch_keys, scratch_values, unique):
     if not in_place:
         keys[:] = src_k
         values[:] = src_v
-    if not unique:
-        return n
-    count = 0
-    for i in range(n):
-        if count == 0 or keys[i] != keys[count - 1]:
-            keys[count] = keys[i]
-            values[count] = values[i]
-            count += 1
-    return count
+    return _keep_first(keys, values) if unique else n
 
 
 def sorted_pairs(keys: np.ndarray, values: np.ndarray, unique: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -48,4 +48,6 @@ def default_index_dir() -> Path:
     for path in reference_sources():
         digest.update(path.name.encode())
         digest.update(str(path.stat().st_size).encode())
-    return cache_dir() / f"bundled-index-{__version__}-{digest.hexdigest()[:12]}"
+    from overlap.index.manifest import FORMAT_VERSION
+
+    return cache_dir() / f"bundled-index-{__version__}-v{FORMAT_VERSION}-{digest.hexdigest()[:12]}"

@@ -413,7 +413,7 @@ def _band_ranges(sorted_band, values, positions, max_per_band, starts, counts):
 
 
 @_batch_kernel(lambda qsigs, *rest: qsigs.shape[0], 64)
-def _score_candidates(qsigs, starts, counts, order, sigs):
+def _score_candidates(qsigs, starts, counts, order, sigs, chance):
     bands, nq = starts.shape
     nperm = qsigs.shape[1]
     best = np.full(nq, -1, dtype=np.int64)
@@ -426,15 +426,20 @@ def _score_candidates(qsigs, starts, counts, order, sigs):
                 for p in range(nperm):
                     if sigs[row, p] == qsigs[q, p]:
                         same += 1
-                est = same / nperm
+                est = max((same / nperm - chance) / (1.0 - chance), 0.0)
                 if est > score[q] or (est == score[q] and best[q] >= 0 and row < best[q]):
                     score[q] = est
                     best[q] = row
     return best, score
 
 
-def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band):
+def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band, bits=32):
     """For each query, the LSH candidate with the highest estimated Jaccard.
+
+    ``sigs`` and ``qsigs`` may keep only the low ``bits`` of each minimum
+    (b-bit MinHash): two different minima then agree by chance with
+    probability ``2**-bits``, so the share of equal values ``m`` estimates
+    ``J + (1 - J) 2**-bits`` and is corrected to ``(m - c) / (1 - c)``.
 
     ``sorted_bands[j]`` holds band ``j`` of every indexed signature in sorted
     order and ``order[j]`` their row numbers. Candidates are rows that share at
@@ -457,7 +462,8 @@ def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band):
         positions[:] = np.arange(nq)
         sort_pairs(values, positions, *scratch, False)
         _band_ranges(sorted_bands[j], values, positions, max_per_band, starts[j], counts[j])
-    return _score_candidates(qsigs, starts, counts, order, sigs)
+    chance = 0.0 if bits >= 32 else 2.0 ** -bits
+    return _score_candidates(qsigs, starts, counts, order, sigs, chance)
 
 
 @njit(inline="always")

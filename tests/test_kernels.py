@@ -149,6 +149,39 @@ def test_minhash_estimates_are_within_estimator_error_of_exact_jaccard():
     assert not failures
 
 
+@pytest.mark.parametrize("bits", [8, 16, 32])
+def test_stored_b_bit_signatures_estimate_exact_jaccard_through_lsh(bits):
+    """The index keeps b bits of each minimum; the LSH lookup's corrected estimate tracks exact Jaccard."""
+    rng = random.Random(12)
+    vocab = [f"w{i}" for i in range(3000)]
+    bases, edits = [], []
+    for _ in range(60):
+        base = [rng.choice(vocab) for _ in range(rng.randrange(60, 400))]
+        rate = rng.choice([0.0, 0.02, 0.05, 0.1])
+        bases.append(" ".join(base))
+        edits.append(" ".join(rng.choice(vocab) if rng.random() < rate else w for w in base))
+    params = {**PARAMS, "signature_bits": bits}
+    index_sigs, _ = minhash.query_signatures(LexicalBatch.from_texts(bases), params)
+    query_sigs, _ = minhash.query_signatures(LexicalBatch.from_texts(edits), params)
+    bands = kernels.band_hashes(index_sigs, params["bands"], params["rows"])
+    sorted_bands, order = zip(*(kernels.sorted_pairs(bands[j], np.arange(len(bases), dtype=np.uint32))
+                                for j in range(params["bands"])))
+    best, estimate = kernels.best_candidates(
+        kernels.band_hashes(query_sigs, params["bands"], params["rows"]), minhash.stored(query_sigs, bits),
+        np.stack(sorted_bands), np.stack(order), minhash.stored(index_sigs, bits), 64, bits)
+    chance = 0.0 if bits == 32 else 2.0 ** -bits
+    for q, (base, edit) in enumerate(zip(bases, edits)):
+        a = set(LexicalBatch.from_texts([base]).grams(5)[0].tolist())
+        b = set(LexicalBatch.from_texts([edit]).grams(5)[0].tolist())
+        exact = len(a & b) / len(a | b)
+        if exact == 1.0:
+            assert (best[q], estimate[q]) == (q, 1.0)
+        elif exact > 0.5:
+            hit = exact + (1 - exact) * chance
+            sigma = np.sqrt(hit * (1 - hit) / 128) / (1 - chance)
+            assert best[q] == q and abs(estimate[q] - exact) <= 4.5 * sigma + 1 / 128
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 300), st.sampled_from([(32, 4), (16, 8), (1, 128), (3, 5)]), st.integers(0, 2**31))
 def test_band_hashes_match_definition(n, shape, seed):

@@ -7,7 +7,8 @@ every window, and the best estimate wins, which is naturally a window of
 comparable length. Signatures follow datasketch's ``affine32`` scheme exactly,
 so they can be cross-checked against it.
 
-Shard files: ``minhash_signatures.npy`` (uint32, windows x permutations),
+Shard files: ``minhash_signatures.npy`` (the low ``signature_bits`` of each
+minimum, windows x permutations: b-bit MinHash, a quarter of the bytes at 8 bits),
 ``minhash_windows.npy`` (int64: document, byte start, byte end, shingles),
 ``minhash_bands.npy`` / ``minhash_band_rows.npy`` (each band's hashes sorted,
 with the window row of each).
@@ -53,6 +54,9 @@ def default_params() -> dict:
     candidate with probability 0.87, one with 0.6 with 0.98. Windows of 32 and
     128 shingles cover examples from a chat turn to a page; ``0`` adds one
     window per whole document, for examples that copy a document entire.
+    Stored signatures keep 8 bits of each minimum (b-bit MinHash): at J = 0.5
+    and 128 permutations the estimate's standard error grows from 0.0442 to
+    0.0444, for a quarter of the bytes.
     """
     return {
         "shingle_n": 5,
@@ -62,7 +66,17 @@ def default_params() -> dict:
         "rows": 4,
         "block_shingles": 16,
         "window_shingles": [32, 128, 0],
+        "signature_bits": 8,
     }
+
+
+def stored(sigs: np.ndarray, bits: int) -> np.ndarray:
+    """Signatures as the index stores them: the low ``bits`` (8, 16 or 32) of each minimum."""
+    dtype = _SIGNATURE_DTYPES[bits]
+    return sigs if bits == 32 else (sigs & np.uint32((1 << bits) - 1)).astype(dtype)
+
+
+_SIGNATURE_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
 
 def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
@@ -87,7 +101,8 @@ class Builder:
         self.params = params
         self.writer = writer
         self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
-        self.sigs = NpyStream(writer.path(SIGNATURES), np.uint32, (params["num_perm"],))
+        self.sigs = NpyStream(writer.path(SIGNATURES), _SIGNATURE_DTYPES[params["signature_bits"]],
+                              (params["num_perm"],))
         self.meta = NpyStream(writer.path(WINDOWS), np.int64, (4,))
         self.bands = BandRuns(writer.path(".spill-minhash"), params["bands"], spill_bytes(options))
 
@@ -133,7 +148,7 @@ class Builder:
         return np.stack([doc + doc_base, start, end, hi - lo], axis=1)
 
     def _write(self, sigs: np.ndarray, meta: np.ndarray) -> None:
-        self.sigs.append(sigs)
+        self.sigs.append(stored(sigs, self.params["signature_bits"]))
         self.meta.append(meta)
         self.bands.add(kernels.band_hashes(sigs, self.params["bands"], self.params["rows"]))
 
@@ -173,8 +188,9 @@ class Reader:
         score = np.zeros(len(batch))
         if len(qsigs) and len(self.sigs):
             qbands = kernels.band_hashes(qsigs, p["bands"], p["rows"])
+            bits = p["signature_bits"]
             best, est = kernels.best_candidates(
-                qbands, qsigs, self.bands, self.rows, self.sigs, MAX_CANDIDATES_PER_BAND
+                qbands, stored(qsigs, bits), self.bands, self.rows, self.sigs, MAX_CANDIDATES_PER_BAND, bits
             )
             row[qdoc], score[qdoc] = best, est
         return Partial(row, score)

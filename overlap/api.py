@@ -6,6 +6,7 @@ Every command of the CLI is a thin shell over one function here::
     scores = api.scan("train.jsonl")                 # against the bundled corpus
     api.build_index(["corpus/"], "my-index")
     scores = api.scan("train.jsonl", index="my-index", out="scores.parquet")
+    api.distill_model("static-minilm")               # fast static embedding model for big corpora
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 
 from overlap import data
 from overlap.build import build_index
+from overlap.distill import distill as distill_model
 from overlap.report import write_report
 from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, write_rejects, write_table
@@ -26,7 +28,7 @@ from overlap.resample import resample_plan, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
 
-__all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report"]
+__all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
 
 
 def _stderr(message: str) -> None:

@@ -101,6 +101,32 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
     )
 
 
+@main.group("model", cls=_Group)
+def model_group() -> None:
+    """Embedding models: make the fast static one for corpus-scale indexing."""
+
+
+@model_group.command("distill")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the static model.")
+@click.option("--teacher", default=None, help="Local sentence-transformers folder to distil (default: bundled MiniLM).")
+@click.option("--dims", type=int, default=256, show_default=True, help="Dimensions kept by PCA.")
+@click.option("--corpus", "corpus_sources", multiple=True,
+              help="Files or folders whose token frequencies set the weights (default: the bundled corpus).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
+def model_distill(out, teacher, dims, corpus_sources, overwrite) -> None:
+    """Distil a static embedding model (about 100x faster on a CPU); use it with --model DIR."""
+    started = time.monotonic()
+    corpus = None
+    if corpus_sources:
+        from overlap.io.formats import expand_sources, iter_records
+
+        corpus = (str(r.get("text", "")) for path in expand_sources(corpus_sources)
+                  for _, r in iter_records(path) if isinstance(r, dict))
+    path = api.distill_model(out, teacher=teacher, dims=dims, corpus=corpus, overwrite=overwrite)
+    click.echo(f"static model {path} ({time.monotonic() - started:.0f}s); "
+               f"build and scan with --model {path}")
+
+
 @index.command("layouts")
 @click.argument("name", required=False)
 def index_layouts(name) -> None:

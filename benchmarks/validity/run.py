@@ -98,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--scores", default=None, help="also write the scores table here")
+    parser.add_argument("--model", default=None,
+                        help="embedding model folder the index was built with (default: the bundled MiniLM)")
     args = parser.parse_args(argv)
     items = build(args.per_kind, args.seed)
     index = Path(args.index) if args.index else api.default_index()
-    scores = scan_examples([i.example for i in items], index)
+    scores = scan_examples([i.example for i in items], index, options={"model": args.model})
     if args.scores:
         scores.with_columns(pl.Series("kind", [i.kind for i in items])).write_parquet(args.scores)
     table = evaluate(scores, [i.kind for i in items])

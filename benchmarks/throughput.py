@@ -224,6 +224,17 @@ def overlap_command() -> list[str]:
     return [sys.executable, "-m", "overlap.cli"]
 
 
+def _readable_index(path: Path) -> bool:
+    """True when ``path`` holds a complete index this overlap can read (not one of an older format)."""
+    from overlap.index.manifest import IndexError_, read_manifest
+
+    try:
+        read_manifest(path)
+    except (IndexError_, OSError, ValueError):
+        return False
+    return True
+
+
 def directory_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -339,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.scan_examples:
             bundled = args.scan_index or work / "bundled-index"
-            if not (bundled / "manifest.json").exists():
+            if not _readable_index(bundled):
                 shutil.rmtree(bundled, ignore_errors=True)
                 sources = sorted(str(p) for p in (ROOT / "corpora" / "reference").glob("*.jsonl.gz"))
                 measure([*overlap_command(), "index", "build", *sources, "--out", str(bundled),

@@ -143,3 +143,16 @@ def test_static_minilm_meets_the_validity_targets(tmp_path):
     import run as validity
 
     assert validity.main(["--seed", "1", "--index", str(index), "--model", str(static), "--check"]) == 0
+
+
+def test_embedding_benchmark_runs_and_prints_both_models(student, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import embedding as bench
+
+    assert bench.main(["--chunks", "40", "--static", str(student)]) == 0
+    out = capsys.readouterr().out
+    assert "40 chunks of 128 words" in out
+    rates = [float(line.split("|")[3].replace(",", "")) for line in out.splitlines()
+             if line.startswith("| all-MiniLM") or line.startswith("| static")]
+    assert len(rates) == 2 and all(r > 0 for r in rates)
+    assert "static / full:" in out

@@ -48,8 +48,8 @@ def test_finetune_benchmark_end_to_end(tmp_path):
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 6
     for m in ("overlap", "permuted"):
         line = next(l for l in text.splitlines() if l.startswith(f"| {m} − uniform (paired by seed) |"))
-        assert len(re.findall(r"-?\d+\.\d+", line)) == 6
+        assert len(re.findall(r"-?\d+\.\d+", line)) == 10
     for m in ("uniform", "overlap", "permuted"):
         line = next(l for l in text.splitlines() if l.startswith(f"| {m} |"))
         nums = [float(x) for x in re.findall(r"-?\d+\.\d+", line)]
-        assert len(nums) == 6 and all(math.isfinite(x) for x in nums)
+        assert len(nums) == 10 and all(math.isfinite(x) for x in nums)

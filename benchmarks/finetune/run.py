@@ -149,6 +149,10 @@ def main(argv=None):
     sc = compute_weights(sc)
     lab = dict(zip(sc["id"].cast(pl.Utf8), sc["label"]))
     wt = dict(zip(sc["id"].cast(pl.Utf8), sc["weight"]))
+    # near-duplicate groups of the whole set (dup_group: row of each example's representative)
+    group_size = sc.group_by("dup_group").len()
+    size = dict(zip(group_size["dup_group"], group_size["len"]))
+    in_group = dict(zip(sc["id"].cast(pl.Utf8), [size[g] > 1 for g in sc["dup_group"]]))
     rows = [r for r in rows if r["id"] in lab and lab[r["id"]] != "empty"]
     train = [r for r in rows if not heldout_split(r["id"])]
     held = [r for r in rows if heldout_split(r["id"])]
@@ -160,19 +164,26 @@ def main(argv=None):
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     enc = lambda r: encode(tok, r["prompt"], r["response"], a.max_len)
     tr_items = [enc(r) for r in train]
-    nov = [enc(r) for r in held if lab[r["id"]] == "novel"]
-    fam = [enc(r) for r in held if lab[r["id"]] != "novel"]
-    if a.max_eval:
-        nov, fam = nov[:a.max_eval], fam[:a.max_eval]
+    novel = [r for r in held if lab[r["id"]] == "novel"]
     gen = []
     for t in general:
         ids = tok(t, add_special_tokens=False)["input_ids"][:a.max_len]
         gen.append((ids, [-100] + ids[1:]))
+    cap = (lambda items: items[:a.max_eval]) if a.max_eval else (lambda items: items)
+    groups = {
+        "held-out novel": cap([enc(r) for r in novel]),
+        "novel, unique": cap([enc(r) for r in novel if not in_group[r["id"]]]),
+        "novel, near-duplicate": cap([enc(r) for r in novel if in_group[r["id"]]]),
+        "held-out familiar(+borderline)": cap([enc(r) for r in held if lab[r["id"]] != "novel"]),
+        "general (forgetting)": gen,
+    }
     init = {k: v.detach().clone() for k, v in base.state_dict().items()}
-    print(f"train {len(train)} (familiar+borderline {sum(lab[r['id']] != 'novel' for r in train)}), "
-          f"held-out novel {len(nov)}, familiar {len(fam)}, general {len(gen)}", file=sys.stderr)
+    print(f"train {len(train)} (familiar+borderline {sum(lab[r['id']] != 'novel' for r in train)}, "
+          f"in near-duplicate groups {sum(in_group[r['id']] for r in train)}); "
+          + ", ".join(f"{k} {len(v)}" for k, v in groups.items()), file=sys.stderr)
 
     settings = {k: v for k, v in vars(a).items() if k not in ("out", "log", "threads", "seeds", "device")}
+    settings["groups"] = list(groups)
     done = {}
     if a.log and Path(a.log).exists():
         for line in Path(a.log).read_text().splitlines():
@@ -215,32 +226,31 @@ def main(argv=None):
                 l = per_example_loss(model, ids.to(a.device), lb.to(a.device), att.to(a.device))
                 loss = (l * torch.tensor(ww[b], dtype=l.dtype, device=l.device)).mean()
                 opt.zero_grad(); loss.backward(); opt.step()
-            r = (eval_loss(model, nov, pad, a.batch) if nov else float("nan"),
-                 eval_loss(model, fam, pad, a.batch) if fam else float("nan"),
-                 eval_loss(model, gen, pad, a.batch))
+            r = tuple(eval_loss(model, items, pad, a.batch) for items in groups.values())
             results[method].append(r)
             if a.log:
                 with open(a.log, "a") as fh:
                     fh.write(json.dumps({"settings": settings, "seed": seed, "method": method, "losses": r}) + "\n")
-            print(f"seed {seed} {method}: novel {r[0]:.4f} familiar {r[1]:.4f} general {r[2]:.4f}", file=sys.stderr)
+            print(f"seed {seed} {method}: " + ", ".join(f"{k} {v:.4f}" for k, v in zip(groups, r)), file=sys.stderr)
     base.load_state_dict(init)
-    r0 = (eval_loss(base, nov, pad, a.batch), eval_loss(base, fam, pad, a.batch), eval_loss(base, gen, pad, a.batch))
+    r0 = tuple(eval_loss(base, items, pad, a.batch) for items in groups.values())
 
     def cell(vals):
         v = np.array(vals, dtype=float)
         return f"{v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}"
+    k = len(groups)
     lines = [f"Model `{a.model}`, {a.steps} steps, batch {a.batch}, lr {a.lr}, max {a.max_len} tokens, "
-             f"{a.seeds} seeds; train {len(train)}, held-out novel {len(nov)}, familiar+borderline {len(fam)}, "
-             f"general {len(gen)}. Mean response loss (nats/token), lower is better.", "",
-             "| method | held-out novel | held-out familiar(+borderline) | general (forgetting) |",
-             "|---|---|---|---|",
-             f"| base (no fine-tune) | {r0[0]:.4f} | {r0[1]:.4f} | {r0[2]:.4f} |"]
+             f"{a.seeds} seeds; train {len(train)}; held-out " + ", ".join(f"{n} {len(v)}" for n, v in groups.items())
+             + ". Mean response loss (nats/token), lower is better.", "",
+             "| method | " + " | ".join(groups) + " |",
+             "|---|" + "---|" * k,
+             "| base (no fine-tune) | " + " | ".join(f"{v:.4f}" for v in r0) + " |"]
     for m, v in results.items():
-        lines.append(f"| {m} | " + " | ".join(cell([x[k] for x in v]) for k in range(3)) + " |")
+        lines.append(f"| {m} | " + " | ".join(cell([x[i] for x in v]) for i in range(k)) + " |")
     # Seeds share the batch order across methods, so the per-seed difference is the sharper comparison.
     for m in ("overlap", "permuted"):
         lines.append(f"| {m} − uniform (paired by seed) | " + " | ".join(
-            cell([x[k] - u[k] for x, u in zip(results[m], results["uniform"])]) for k in range(3)) + " |")
+            cell([x[i] - u[i] for x, u in zip(results[m], results["uniform"])]) for i in range(k)) + " |")
     table = "\n".join(lines) + "\n"
     print(table)
     Path(a.out).write_text(table)

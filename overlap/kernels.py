@@ -442,7 +442,8 @@ def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band, bits
     ``J + (1 - J) 2**-bits`` and is corrected to ``(m - c) / (1 - c)``.
 
     ``sorted_bands[j]`` holds band ``j`` of every indexed signature in sorted
-    order and ``order[j]`` their row numbers. Candidates are rows that share at
+    order (in the same form as ``qbands``: the index keeps 32 bits of each)
+    and ``order[j]`` their row numbers. Candidates are rows that share at
     least one band with the query (at most ``max_per_band`` per band, so a
     boilerplate band cannot blow up a query). Returns ``(best_row, best_jaccard)``,
     -1 and 0.0 where no candidate exists; ties go to the lowest row number.
@@ -454,14 +455,9 @@ def best_candidates(qbands, qsigs, sorted_bands, order, sigs, max_per_band, bits
     bands, nq = qbands.shape
     starts = np.zeros((bands, nq), dtype=np.int64)
     counts = np.zeros((bands, nq), dtype=np.int64)
-    values = np.empty(nq, dtype=np.uint64)
-    positions = np.empty(nq, dtype=np.int64)
-    scratch = (np.empty(nq, dtype=np.uint64), np.empty(nq, dtype=np.int64))
     for j in range(bands):
-        values[:] = qbands[j]
-        positions[:] = np.arange(nq)
-        sort_pairs(values, positions, *scratch, False)
-        _band_ranges(sorted_bands[j], values, positions, max_per_band, starts[j], counts[j])
+        positions = np.argsort(qbands[j], kind="stable")
+        _band_ranges(sorted_bands[j], qbands[j][positions], positions, max_per_band, starts[j], counts[j])
     chance = 0.0 if bits >= 32 else 2.0 ** -bits
     return _score_candidates(qsigs, starts, counts, order, sigs, chance)
 

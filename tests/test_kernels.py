@@ -30,7 +30,7 @@ from overlap.build import build_index
 from overlap.index.manifest import read_manifest
 from overlap.lexical import LexicalBatch
 from overlap.signals import minhash
-from overlap.signals.runs import FENCE, BandRuns, FileRun, NpyStream, SortedRuns, merge_runs
+from overlap.signals.runs import FENCE, BandRuns, FileRun, NpyStream, SortedRuns, merge_runs, stored_band
 
 PARAMS = minhash.default_params()
 
@@ -167,8 +167,9 @@ def test_stored_b_bit_signatures_estimate_exact_jaccard_through_lsh(bits):
     sorted_bands, order = zip(*(kernels.sorted_pairs(bands[j], np.arange(len(bases), dtype=np.uint32))
                                 for j in range(params["bands"])))
     best, estimate = kernels.best_candidates(
-        kernels.band_hashes(query_sigs, params["bands"], params["rows"]), minhash.stored(query_sigs, bits),
-        np.stack(sorted_bands), np.stack(order), minhash.stored(index_sigs, bits), 64, bits)
+        stored_band(kernels.band_hashes(query_sigs, params["bands"], params["rows"])),
+        minhash.stored(query_sigs, bits), stored_band(np.stack(sorted_bands)), np.stack(order),
+        minhash.stored(index_sigs, bits), 64, bits)
     chance = 0.0 if bits == 32 else 2.0 ** -bits
     for q, (base, edit) in enumerate(zip(bases, edits)):
         a = set(LexicalBatch.from_texts([base]).grams(5)[0].tolist())
@@ -327,7 +328,9 @@ def test_band_runs_are_a_stable_argsort_per_band(tmp_path, budget):
     assert runs.finish(tmp_path / "b.npy", tmp_path / "r.npy") == 12501
     allb = np.concatenate(blocks, axis=1)
     order = np.argsort(allb, axis=1, kind="stable")
-    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.take_along_axis(allb, order, axis=1))
+    stored = np.load(tmp_path / "b.npy")
+    assert stored.dtype == np.uint32
+    np.testing.assert_array_equal(stored, stored_band(np.take_along_axis(allb, order, axis=1)))
     np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), order.astype(np.uint32))
     assert not (tmp_path / "spill").exists()
 

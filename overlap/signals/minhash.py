@@ -11,7 +11,7 @@ Shard files: ``minhash_signatures.npy`` (the low ``signature_bits`` of each
 minimum, windows x permutations: b-bit MinHash, a quarter of the bytes at 8 bits),
 ``minhash_windows.npy`` (int64: document, byte start, byte end, shingles),
 ``minhash_bands.npy`` / ``minhash_band_rows.npy`` (each band's hashes sorted,
-with the window row of each).
+kept as their top 32 bits, with the window row of each).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.signals.base import DocStore, SignalResult
-from overlap.signals.runs import BandRuns, NpyStream, spill_bytes
+from overlap.signals.runs import BandRuns, NpyStream, spill_bytes, stored_band
 
 NAME = "minhash"
 SIGNATURES = "minhash_signatures.npy"
@@ -187,7 +187,7 @@ class Reader:
         row = np.full(len(batch), -1, dtype=np.int64)
         score = np.zeros(len(batch))
         if len(qsigs) and len(self.sigs):
-            qbands = kernels.band_hashes(qsigs, p["bands"], p["rows"])
+            qbands = stored_band(kernels.band_hashes(qsigs, p["bands"], p["rows"]))
             bits = p["signature_bits"]
             best, est = kernels.best_candidates(
                 qbands, stored(qsigs, bits), self.bands, self.rows, self.sigs, MAX_CANDIDATES_PER_BAND, bits

@@ -352,13 +352,22 @@ def write_npy_header(handle, dtype, shape: tuple[int, ...]) -> None:
     handle.write(_npy_header(np.dtype(dtype), tuple(shape)))
 
 
+def stored_band(hashes: np.ndarray) -> np.ndarray:
+    """Band hashes as the index stores them: the top 32 bits (sorted 64-bit hashes stay sorted)."""
+    return (hashes >> np.uint64(32)).astype(np.uint32)
+
+
 class BandRuns:
     """LSH band hashes of consecutive signature rows, each band sorted with its row numbers, in bounded memory.
 
-    ``add`` takes ``[bands, w]`` hashes of the next ``w`` rows. The result,
-    written by :meth:`finish`, is for each band its hashes sorted (stably) and
-    the row of each: ``np.argsort(all_bands, axis=1, kind="stable")`` applied,
-    as ``[bands, n]`` uint64 and uint32 arrays.
+    ``add`` takes ``[bands, w]`` 64-bit hashes of the next ``w`` rows. The
+    result, written by :meth:`finish`, is for each band its hashes sorted
+    (stably) and the row of each: ``np.argsort(all_bands, axis=1,
+    kind="stable")`` applied, as ``[bands, n]`` arrays of the hashes' top 32
+    bits (:func:`stored_band`) and uint32 rows. Sorting is on the full hashes;
+    only the files keep half of each: a band lookup then also meets rows
+    whose hash differs below the top 32 bits (one chance in 2^32 per row), and
+    the signature comparison that follows every lookup discards them.
     """
 
     def __init__(self, folder: str | Path, bands: int, budget: int):
@@ -381,8 +390,12 @@ class BandRuns:
             self.pending.append(block)
             self.fill += block.shape[1]
 
-    def _write_sorted(self, keys_out, rows_out) -> list[np.ndarray]:
-        """Sort each band of the pending rows and append it to the open files; return each band's fence."""
+    def _write_sorted(self, keys_out, rows_out, final: bool) -> list[np.ndarray]:
+        """Sort each band of the pending rows and append it to the open files; return each band's fence.
+
+        Spilled runs keep the full 64-bit hashes (so merging them gives the
+        same order as one sort); ``final`` writes the stored 32-bit form.
+        """
         n = self.fill
         keys = np.empty(n, np.uint64)
         rows = np.empty(n, np.uint32)
@@ -394,7 +407,7 @@ class BandRuns:
             np.concatenate([p[j] for p in self.pending], out=keys)
             rows[:] = numbers
             kernels.sort_pairs(keys, rows, scratch_k, scratch_v, False)
-            keys.tofile(keys_out)
+            (stored_band(keys) if final else keys).tofile(keys_out)
             rows.tofile(rows_out)
             fences.append(keys[::FENCE].copy())
         self.pending = []
@@ -411,18 +424,18 @@ class BandRuns:
         with open(paths[0], "wb") as keys_out, open(paths[1], "wb") as rows_out:
             write_npy_header(keys_out, np.uint64, (self.bands, self.fill))
             write_npy_header(rows_out, np.uint32, (self.bands, self.fill))
-            fences = self._write_sorted(keys_out, rows_out)
+            fences = self._write_sorted(keys_out, rows_out, final=False)
         self.spilled.append((*paths, fences))
 
     def finish(self, keys_path: str | Path, rows_path: str | Path) -> int:
         """Write the ``[bands, n]`` sorted hashes and rows; return ``n``."""
         total = self.base + self.fill
         with open(keys_path, "wb") as keys_out, open(rows_path, "wb") as rows_out:
-            write_npy_header(keys_out, np.uint64, (self.bands, total))
+            write_npy_header(keys_out, np.uint32, (self.bands, total))
             write_npy_header(rows_out, np.uint32, (self.bands, total))
             if not self.spilled:
                 if self.fill:
-                    self._write_sorted(keys_out, rows_out)
+                    self._write_sorted(keys_out, rows_out, final=True)
             else:
                 self.spill()
                 capacity = max(self.budget // 24, 1024)
@@ -430,7 +443,7 @@ class BandRuns:
                            np.empty(capacity, np.uint64), np.empty(capacity, np.uint32))
 
                 def emit(k: np.ndarray, v: np.ndarray) -> None:
-                    k.tofile(keys_out)
+                    stored_band(k).tofile(keys_out)
                     v.tofile(rows_out)
 
                 for j in range(self.bands):

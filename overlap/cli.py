@@ -120,8 +120,14 @@ def model_distill(out, teacher, dims, corpus_sources, overwrite) -> None:
     if corpus_sources:
         from overlap.io.formats import expand_sources, iter_records
 
-        corpus = (str(r.get("text", "")) for path in expand_sources(corpus_sources)
-                  for _, r in iter_records(path) if isinstance(r, dict))
+        def texts():
+            for path in expand_sources(corpus_sources):
+                for _, record in iter_records(path):
+                    if isinstance(record, InputError):
+                        raise record
+                    yield str(record.get("text", ""))
+
+        corpus = texts()
     path = api.distill_model(out, teacher=teacher, dims=dims, corpus=corpus, overwrite=overwrite)
     click.echo(f"static model {path} ({time.monotonic() - started:.0f}s); "
                f"build and scan with --model {path}")

@@ -156,3 +156,13 @@ def test_embedding_benchmark_runs_and_prints_both_models(student, capsys):
              if line.startswith("| all-MiniLM") or line.startswith("| static")]
     assert len(rates) == 2 and all(r > 0 for r in rates)
     assert "static / full:" in out
+
+
+def test_cli_names_the_bad_line_of_a_frequency_corpus(teacher, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"text": "the cat"}\n{"text": "the dog"\n')
+    result = CliRunner().invoke(main, ["model", "distill", "--teacher", str(teacher), "--out", str(tmp_path / "s"),
+                                       "--corpus", str(corpus)])
+    assert result.exit_code == 1
+    assert "corpus.jsonl" in result.output and "line 2" in result.output
+    assert not (tmp_path / "s").exists()

@@ -12,7 +12,7 @@ import polars as pl
 import torch
 
 from overlap import data
-from overlap.reweight import compute_weights
+from overlap.reweight import ReweightConfig, compute_weights
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -122,6 +122,14 @@ def load_model(spec, device):
     return AutoModelForCausalLM.from_pretrained(spec).to(device).float(), AutoTokenizer.from_pretrained(spec)
 
 
+def _logged_settings(settings):
+    """Settings as logged: the reweighting options only when not the defaults (older logs have none)."""
+    out = dict(settings)
+    if out.get("strategy") == "target" and out.get("no_dedup") is False:
+        del out["strategy"], out["no_dedup"]
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="default")
@@ -141,12 +149,16 @@ def main(argv=None):
     ap.add_argument("--log", default=None,
                     help="JSONL of finished (seed, method) runs; runs already in it with the same settings are "
                          "reused, so an interrupted benchmark resumes where it stopped")
+    ap.add_argument("--strategy", choices=["target", "familiarity"], default="target",
+                    help="overlap's reweighting strategy (as `overlap reweight --strategy`)")
+    ap.add_argument("--no-dedup", action="store_true",
+                    help="do not share weight within near-duplicate groups (as `overlap reweight --no-dedup`)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = build_examples(a.n_ref)
     with tempfile.TemporaryDirectory() as tmp:
         sc = score(rows, a.scores, tmp)
-    sc = compute_weights(sc)
+    sc = compute_weights(sc, ReweightConfig(strategy=a.strategy, dedup=not a.no_dedup))
     lab = dict(zip(sc["id"].cast(pl.Utf8), sc["label"]))
     wt = dict(zip(sc["id"].cast(pl.Utf8), sc["weight"]))
     # near-duplicate groups of the whole set (dup_group: row of each example's representative)
@@ -182,13 +194,17 @@ def main(argv=None):
           f"in near-duplicate groups {sum(in_group[r['id']] for r in train)}); "
           + ", ".join(f"{k} {len(v)}" for k, v in groups.items()), file=sys.stderr)
 
-    settings = {k: v for k, v in vars(a).items() if k not in ("out", "log", "threads", "seeds", "device")}
+    settings = {k: v for k, v in vars(a).items()
+                if k not in ("out", "log", "threads", "seeds", "device", "strategy", "no_dedup")}
     settings["groups"] = list(groups)
+    # uniform runs do not depend on the reweighting options, so their log records serve every strategy
+    weighting = {"strategy": a.strategy, "no_dedup": a.no_dedup}
+    run_settings = {"uniform": settings, "overlap": {**settings, **weighting}, "permuted": {**settings, **weighting}}
     done = {}
     if a.log and Path(a.log).exists():
         for line in Path(a.log).read_text().splitlines():
             rec = json.loads(line)
-            if rec["settings"] == settings:
+            if rec["settings"] == _logged_settings(run_settings[rec["method"]]):
                 done[(rec["seed"], rec["method"])] = tuple(rec["losses"])
     results = {m: [] for m in ("uniform", "overlap", "permuted")}
     for seed in range(a.seeds):
@@ -230,7 +246,8 @@ def main(argv=None):
             results[method].append(r)
             if a.log:
                 with open(a.log, "a") as fh:
-                    fh.write(json.dumps({"settings": settings, "seed": seed, "method": method, "losses": r}) + "\n")
+                    fh.write(json.dumps({"settings": _logged_settings(run_settings[method]), "seed": seed,
+                                         "method": method, "losses": r}) + "\n")
             print(f"seed {seed} {method}: " + ", ".join(f"{k} {v:.4f}" for k, v in zip(groups, r)), file=sys.stderr)
     base.load_state_dict(init)
     r0 = tuple(eval_loss(base, items, pad, a.batch) for items in groups.values())
@@ -239,8 +256,9 @@ def main(argv=None):
         v = np.array(vals, dtype=float)
         return f"{v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}"
     k = len(groups)
-    lines = [f"Model `{a.model}`, {a.steps} steps, batch {a.batch}, lr {a.lr}, max {a.max_len} tokens, "
-             f"{a.seeds} seeds; train {len(train)}; held-out " + ", ".join(f"{n} {len(v)}" for n, v in groups.items())
+    lines = [f"Weights: `overlap reweight --strategy {a.strategy}{' --no-dedup' if a.no_dedup else ''}`. "
+             f"Model `{a.model}`, {a.steps} steps, batch {a.batch}, lr {a.lr}, max {a.max_len} tokens, "
+             f"{a.seeds} seeds; train {len(train)}; " + ", ".join(f"{n} {len(v)}" for n, v in groups.items())
              + ". Mean response loss (nats/token), lower is better.", "",
              "| method | " + " | ".join(groups) + " |",
              "|---|" + "---|" * k,

@@ -125,6 +125,8 @@ def load_model(spec, device):
 def _logged_settings(settings):
     """Settings as logged: the reweighting options only when not the defaults (older logs have none)."""
     out = dict(settings)
+    if out.get("familiar_floor") == ReweightConfig().familiar_floor:
+        del out["familiar_floor"]
     if out.get("strategy") == "target" and out.get("no_dedup") is False:
         del out["strategy"], out["no_dedup"]
     return out
@@ -153,12 +155,15 @@ def main(argv=None):
                     help="overlap's reweighting strategy (as `overlap reweight --strategy`)")
     ap.add_argument("--no-dedup", action="store_true",
                     help="do not share weight within near-duplicate groups (as `overlap reweight --no-dedup`)")
+    ap.add_argument("--familiar-floor", type=float, default=ReweightConfig().familiar_floor,
+                    help="share of the weight familiar rows keep at least (as `overlap reweight --familiar-floor`)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rows = build_examples(a.n_ref)
     with tempfile.TemporaryDirectory() as tmp:
         sc = score(rows, a.scores, tmp)
-    sc = compute_weights(sc, ReweightConfig(strategy=a.strategy, dedup=not a.no_dedup))
+    sc = compute_weights(sc, ReweightConfig(strategy=a.strategy, dedup=not a.no_dedup,
+                                            familiar_floor=a.familiar_floor))
     lab = dict(zip(sc["id"].cast(pl.Utf8), sc["label"]))
     wt = dict(zip(sc["id"].cast(pl.Utf8), sc["weight"]))
     # near-duplicate groups of the whole set (dup_group: row of each example's representative)
@@ -195,10 +200,10 @@ def main(argv=None):
           + ", ".join(f"{k} {len(v)}" for k, v in groups.items()), file=sys.stderr)
 
     settings = {k: v for k, v in vars(a).items()
-                if k not in ("out", "log", "threads", "seeds", "device", "strategy", "no_dedup")}
+                if k not in ("out", "log", "threads", "seeds", "device", "strategy", "no_dedup", "familiar_floor")}
     settings["groups"] = list(groups)
     # uniform runs do not depend on the reweighting options, so their log records serve every strategy
-    weighting = {"strategy": a.strategy, "no_dedup": a.no_dedup}
+    weighting = {"strategy": a.strategy, "no_dedup": a.no_dedup, "familiar_floor": a.familiar_floor}
     run_settings = {"uniform": settings, "overlap": {**settings, **weighting}, "permuted": {**settings, **weighting}}
     done = {}
     if a.log and Path(a.log).exists():
@@ -256,7 +261,8 @@ def main(argv=None):
         v = np.array(vals, dtype=float)
         return f"{v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}"
     k = len(groups)
-    lines = [f"Weights: `overlap reweight --strategy {a.strategy}{' --no-dedup' if a.no_dedup else ''}`. "
+    lines = [f"Weights: `overlap reweight --strategy {a.strategy}{' --no-dedup' if a.no_dedup else ''} "
+             f"--familiar-floor {a.familiar_floor:g}`. "
              f"Model `{a.model}`, {a.steps} steps, batch {a.batch}, lr {a.lr}, max {a.max_len} tokens, "
              f"{a.seeds} seeds; train {len(train)}; " + ", ".join(f"{n} {len(v)}" for n, v in groups.items())
              + ". Mean response loss (nats/token), lower is better.", "",

@@ -324,7 +324,7 @@ def _parse_array(path: str, data: bytes) -> Iterator[RawRecord]:
             try:
                 value, end = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as error:
-                reason = f"malformed JSON array at line {error.lineno}, column {error.colno}: {json_error_text(error)}"
+                reason = f"malformed JSON array at column {error.colno}: {json_error_text(error)}"
                 raise InputError(path, error.lineno, None, reason) from None
             except (ValueError, RecursionError) as error:
                 raise InputError(path, start_line, None, f"malformed JSON array: {error}") from None

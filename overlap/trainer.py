@@ -72,7 +72,7 @@ def weighted_sampler(
     if not (values > 0).any():
         raise ValueError("every weight is 0; nothing to sample")
     generator = torch.Generator().manual_seed(seed)
-    return WeightedRandomSampler(torch.as_tensor(values), num_samples or len(values), replacement=replacement,
+    return WeightedRandomSampler(torch.tensor(values), num_samples or len(values), replacement=replacement,
                                  generator=generator)
 
 

@@ -12,19 +12,22 @@ Every command of the CLI is a thin shell over one function here::
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import polars as pl
 
-from overlap import data
+from overlap import checks, data
 from overlap.build import build_index
 from overlap.distill import distill as distill_model
 from overlap.report import write_report
 from overlap.index.manifest import Manifest, read_manifest
-from overlap.io import read_dataset, read_table, write_rejects, write_table
+from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
+from overlap.io.formats import require_path
 from overlap.io.layouts import MAX_TEXT_BYTES
-from overlap.resample import resample_plan, write_resampled
+from overlap.provenance import check_dataset, provenance_of, read_provenance
+from overlap.resample import resample_plan, resample_stats, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
 
@@ -79,11 +82,13 @@ def scan(
     ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report;
     ``lm`` adds the base model's own view (``lm_*`` columns, see ``overlap.lm``).
     """
-    if out is not None and Path(out).exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    checks.scan_outputs(dataset, out=out, report=report, rejects=rejects, on_error=on_error,
+                        overwrite=overwrite, index=index)
     examples, rejected = read_dataset(
         dataset, text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes
     )
+    rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
+    checks.require_examples(dataset, examples, rejected, rejects_path)
     index_dir = Path(index) if index is not None else default_index(progress)
     scores = scan_examples(
         examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
@@ -91,19 +96,29 @@ def scan(
         progress=progress,
     )
     if out is not None:
-        write_table(scores, out, overwrite=overwrite)
+        source = provenance_of(dataset, len(examples) + len(rejected), text_field=text_field,
+                               id_field=id_field, max_text_bytes=max_text_bytes)
+        write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
     if report is not None:
         write_report(scores, report, dataset=examples)
     if rejected:
-        target = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
-        write_rejects(rejected, target)
+        write_rejects(rejected, rejects_path)
         if progress:
-            progress(f"{len(rejected)} record(s) rejected, written to {target}")
+            progress(f"{len(rejected)} record(s) rejected, written to {rejects_path}")
     return scores
 
 
 def _scores(scores: str | Path | pl.DataFrame) -> pl.DataFrame:
-    return scores if isinstance(scores, pl.DataFrame) else read_table(scores)
+    return scores if isinstance(scores, pl.DataFrame) else read_table(require_path(scores))
+
+
+def _check_dataset(scores: str | Path | pl.DataFrame, table: pl.DataFrame, dataset: str | Path) -> None:
+    """Refuse a dataset that is not the one ``scores`` were made from (ids, and digest when recorded)."""
+    require_path(dataset)
+    if isinstance(scores, pl.DataFrame):
+        check_dataset(table, dataset, None)
+    else:
+        check_dataset(table, dataset, read_provenance(scores), scores_name=str(scores))
 
 
 def reweight(
@@ -120,22 +135,28 @@ def reweight(
     """Weights for every scored example, and optionally a resampled copy of the dataset.
 
     Without ``resample``/``resample_factor`` the scores with a ``weight`` column go
-    to ``out``. With one of them, ``dataset`` (the file that was scanned) is
-    resampled to that many records and written to ``out`` in its own format.
-    Returns the weighted table and the before/after summary.
+    to ``out`` (Parquet keeps the scanned dataset's record). With one of them,
+    ``dataset`` (the file that was scanned) is resampled to that many records and
+    written to ``out`` in its own format. A ``dataset`` is first checked to be the
+    scanned one (``overlap.provenance.check_dataset``). Every output path and
+    option is checked before any work. Returns the weighted table and the
+    before/after summary (with what resampling did, when it did).
     """
+    checks.reweight_outputs(scores, out, dataset=dataset, resample=resample, resample_factor=resample_factor,
+                            overwrite=overwrite)
     table = _scores(scores)
+    if dataset is not None:
+        _check_dataset(scores, table, dataset)
     weighted = compute_weights(table, config)
     summary = weight_summary(table, weighted, config=config)
     if resample is not None or resample_factor is not None:
-        if dataset is None:
-            raise ValueError("resampling needs --dataset, the file that was scanned")
         n = resample if resample is not None else round(resample_factor * table.height)
-        if out is None:
-            raise ValueError("resampling needs --out")
-        write_resampled(dataset, resample_plan(weighted, n, seed=seed), out, overwrite=overwrite)
+        rows = resample_plan(weighted, n, seed=seed)
+        write_resampled(dataset, rows, out, overwrite=overwrite)
+        summary = replace(summary, resampling=resample_stats(weighted, rows, seed))
     elif out is not None:
-        write_table(weighted, out, overwrite=overwrite)
+        source = None if isinstance(scores, pl.DataFrame) else read_provenance(scores)
+        write_table(weighted, out, overwrite=overwrite, metadata=source.to_metadata() if source else None)
     return weighted, summary
 
 
@@ -149,7 +170,14 @@ def report(
     max_rows: int = 200,
     overwrite: bool = True,
 ) -> Path:
-    """Write the self-contained HTML report of a scores table (and weights) to ``out``."""
-    if Path(out).exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    """Write the self-contained HTML report of a scores table (and weights) to ``out``.
+
+    A ``dataset`` path is first checked to be the one the scores were made from.
+    """
+    refuse_existing(out, overwrite)
+    table = _scores(scores)
+    if weights is not None and not isinstance(weights, pl.DataFrame):
+        require_path(weights)
+    if isinstance(dataset, (str, Path)):
+        _check_dataset(scores, table, dataset)
     return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows)

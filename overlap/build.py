@@ -20,7 +20,14 @@ import pyarrow.parquet as pq
 
 from overlap import __version__, engines, signals as signal_registry
 from overlap import text as ref
-from overlap.index.manifest import IndexError_, Manifest, param_differences, read_manifest, write_manifest
+from overlap.index.manifest import (
+    PLAN_FILE,
+    IndexError_,
+    Manifest,
+    param_differences,
+    read_manifest,
+    write_manifest,
+)
 from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard
 from overlap.io import iter_corpus_batches, expand_sources, write_rejects
 from overlap.io.corpus_layouts import apply_corpus_layout
@@ -29,7 +36,7 @@ from overlap.io.writers import atomic_write_bytes
 from overlap.lexical import LexicalBatch
 from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
 
-PLAN = "build-plan.json"
+PLAN = PLAN_FILE
 REJECTS = "rejects.jsonl"
 
 

@@ -85,14 +85,17 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
     started = time.monotonic()
     if workers is None and engine == "local":
         workers = os.cpu_count()
+    built = []
     manifest = api.build_index(
         list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
         corpus_layout=corpus_layout, engine=engine,
         workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
         max_text_bytes=max_text_bytes,
-        model=model, progress=lambda e: _say(f"shard {e['number']}: {e['counts']['documents']} documents "
-                                             f"from {Path(e['source']['path']).name}"),
+        model=model, progress=lambda e: built.append(e) or _say(
+            f"shard {e['number']}: {e['counts']['documents']} documents from {Path(e['source']['path']).name}"),
     )
+    if not built:
+        _say(f"nothing to add: every source is already in {out}")
     counts = manifest.counts()
     click.echo(
         f"index {out}: {len(manifest.shards)} shard(s), {counts.get('documents', 0)} documents, "
@@ -147,7 +150,7 @@ def index_layouts(name) -> None:
 
 
 @index.command("info")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.argument("directory", type=click.Path(file_okay=False))
 def index_info(directory) -> None:
     """Print what an index holds and the parameters it was built with."""
     manifest = api.index_info(directory)
@@ -161,7 +164,7 @@ def index_info(directory) -> None:
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(exists=True))
+@click.argument("dataset", type=click.Path())
 @click.option("--index", "index_dir", default=None, type=click.Path(file_okay=False),
               help="Index directory (default: the bundled reference corpus).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores file: .parquet, .jsonl or .csv.")
@@ -204,7 +207,7 @@ _DEFAULTS = ReweightConfig()
 
 
 @main.command()
-@click.argument("scores", type=click.Path(exists=True, dir_okay=False))
+@click.argument("scores", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Weighted scores (.parquet/.jsonl/.csv), or the resampled dataset with --resample.")
 @click.option("--strategy", type=click.Choice(["target", "familiarity"]), default=_DEFAULTS.strategy,
@@ -218,7 +221,7 @@ _DEFAULTS = ReweightConfig()
 @click.option("--familiar-floor", type=float, default=_DEFAULTS.familiar_floor, show_default=True,
               help="Familiar examples keep at least this share of the weight (forgetting guard).")
 @click.option("--no-dedup", is_flag=True, help="Do not share weight within near-duplicate groups.")
-@click.option("--dataset", type=click.Path(exists=True), default=None, help="The scanned dataset, to resample.")
+@click.option("--dataset", type=click.Path(), default=None, help="The scanned dataset, to resample.")
 @click.option("--resample", type=int, default=None, help="Write a resampled dataset of N records.")
 @click.option("--resample-factor", type=float, default=None, help="Resample to F times the dataset size.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -236,11 +239,11 @@ def reweight(scores, out, strategy, target_novel_share, strength, max_weight, mi
 
 
 @main.command()
-@click.argument("scores", type=click.Path(exists=True, dir_okay=False))
+@click.argument("scores", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
-@click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
               help="Output of `overlap reweight` (row, weight).")
-@click.option("--dataset", type=click.Path(exists=True), default=None,
+@click.option("--dataset", type=click.Path(), default=None,
               help="The scanned dataset, to show example text beside the evidence.")
 @click.option("--title", default=None)
 @click.option("--max-rows", type=int, default=200, show_default=True, help="Rows per table.")

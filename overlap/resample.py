@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +28,8 @@ import pyarrow.parquet as pq
 import zstandard
 
 from overlap.io.formats import JSON_SUFFIXES, RECORD_SUFFIXES, format_of
-from overlap.io.writers import atomic_path
+from overlap.io.hf import is_hf_dataset, read_hf_table
+from overlap.io.writers import atomic_path, refuse_existing
 
 _BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = b" \t\r\n"
@@ -79,6 +81,43 @@ def resample_plan(weighted: pl.DataFrame, n: int, seed: int = 0, stratify_by: st
     return rng.permutation(np.concatenate(picks)).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class ResampleStats:
+    """What a resample did to the scored rows: written, repeated, dropped, in what order."""
+
+    written: int
+    scored: int
+    distinct: int
+    repeated: int
+    most_repeats: int
+    dropped: int
+    seed: int
+
+    def render(self) -> str:
+        """One paragraph for the terminal."""
+        repeats = (f"{self.repeated:,} of them more than once (at most {self.most_repeats:,} times), "
+                   f"{self.distinct - self.repeated:,} once" if self.repeated else "each once")
+        return (
+            f"Resampled: {self.written:,} records written from {self.scored:,} scored rows. "
+            f"{self.distinct:,} distinct rows appear, {repeats}; {self.dropped:,} rows are left out. Rows are drawn in proportion to their weight within "
+            f"each label (systematic sampling), then shuffled (seed {self.seed}); records are copied unchanged."
+        )
+
+
+def resample_stats(weighted: pl.DataFrame, rows: np.ndarray, seed: int) -> ResampleStats:
+    """Counts of a :func:`resample_plan` result ``rows`` against the ``weighted`` table it came from."""
+    counts = np.unique(np.asarray(rows, dtype=np.int64), return_counts=True)[1]
+    return ResampleStats(
+        written=int(len(rows)),
+        scored=weighted.height,
+        distinct=int(counts.size),
+        repeated=int((counts > 1).sum()),
+        most_repeats=int(counts.max()) if counts.size else 0,
+        dropped=weighted.height - int(counts.size),
+        seed=seed,
+    )
+
+
 def _largest_remainder(quotas: np.ndarray, n: int) -> np.ndarray:
     """Integers summing to ``n``, each the floor or ceiling of its quota."""
     sizes = np.floor(quotas).astype(np.int64)
@@ -103,7 +142,9 @@ def write_resampled(
     their original bytes (so keys, key order and number spelling survive), CSV
     records keep their raw text under the original header, Parquet keeps its
     schema, metadata included. ``out_path`` needs the input's suffix, compression
-    included (.jsonl.zst stays .jsonl.zst). The file appears whole or not at all.
+    included (.jsonl.zst stays .jsonl.zst); a ``datasets`` folder (save_to_disk or
+    hub cache) is written as one .parquet file with its Arrow schema and metadata.
+    The file appears whole or not at all.
 
     Returns:
         The number of records written, ``len(rows)``.
@@ -115,21 +156,22 @@ def write_resampled(
         IndexError: a row beyond the dataset's records.
     """
     source, out = Path(dataset_path), Path(out_path)
-    fmt = format_of(source)
+    fmt = resampled_format(source)
     if fmt not in RECORD_SUFFIXES:
         raise ValueError(f"{source}: cannot resample this format; supported: {', '.join(RECORD_SUFFIXES)}")
     if format_of(out) != fmt:
         raise ValueError(f"{out}: the resampled dataset keeps the input's format, so its name must end in {fmt}")
     if out.exists() and out.resolve() == source.resolve():
         raise ValueError(f"{out} is the input dataset; write the resampled one elsewhere")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
+    refuse_existing(out, overwrite)
     rows = np.asarray(rows)
     if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
         raise ValueError(f"rows must be a 1-D integer array, got shape {rows.shape} of {rows.dtype}")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as temp, open(temp, "wb") as sink:
-        if fmt == ".parquet":
+        if is_hf_dataset(source):
+            _write_table_rows(read_hf_table(source), rows, source, sink)
+        elif fmt == ".parquet":
             _write_parquet(source, rows, sink)
         elif fmt == ".csv":
             _write_csv(source, rows, sink)
@@ -137,6 +179,11 @@ def write_resampled(
             with _reader(source, fmt) as stream, _writer(sink, fmt) as target:
                 _write_json(source, fmt, rows, stream, target)
     return int(rows.size)
+
+
+def resampled_format(dataset_path: str | os.PathLike[str]) -> str | None:
+    """The suffix a resampled copy of this dataset must have: its own, or .parquet for a datasets folder."""
+    return ".parquet" if is_hf_dataset(dataset_path) else format_of(dataset_path)
 
 
 def _check_rows(rows: np.ndarray, count: int, source: Path) -> None:
@@ -222,7 +269,10 @@ def _array_elements(text: str, source: Path) -> list[str]:
 
 
 def _write_parquet(source: Path, rows: np.ndarray, sink: BinaryIO) -> None:
-    table = pq.read_table(source)
+    _write_table_rows(pq.read_table(source), rows, source, sink)
+
+
+def _write_table_rows(table: pa.Table, rows: np.ndarray, source: Path, sink: BinaryIO) -> None:
     _check_rows(rows, table.num_rows, source)
     pq.write_table(table.take(pa.array(rows, type=pa.int64())), sink)
 

@@ -24,9 +24,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
+from overlap.resample import ResampleStats
+
 LABELS = ("familiar", "borderline", "novel", "empty")
 STRATEGIES = ("familiarity", "target")
 THIN_NOVEL = 20.0  # effective novel examples below which a category counts as thin
+EFFECTIVE_NOTE = ("(effective: Kish's effective sample size, (sum of w)^2 / sum of w^2, with each near-duplicate "
+                  "group's weights added up first, so a group counts as one example)")
 
 
 @dataclass(frozen=True)
@@ -300,6 +304,7 @@ class SummaryTables:
         examples: non-empty examples.
         largest: the five largest weights after: ``id``, ``label``, ``weight``.
         recommendation: one paragraph drawn from the numbers above.
+        resampling: what a resample made of the weights, when one was written.
     """
 
     by_label: pl.DataFrame
@@ -310,6 +315,7 @@ class SummaryTables:
     examples: int
     largest: pl.DataFrame
     recommendation: str
+    resampling: ResampleStats | None = None
 
     def render(self) -> str:
         """Plain-text tables and the recommendation, for the terminal."""
@@ -321,7 +327,7 @@ class SummaryTables:
         ]
         label_rows.append(["all", f"{self.examples:,}", _pct(1.0), _pct(1.0),
                            _num(self.effective_before), _num(self.effective_after)])
-        parts = ["Weight by label", _table(header, label_rows)]
+        parts = ["Weight by label", _table(header, label_rows) + "\n" + EFFECTIVE_NOTE]
         if self.by_group is not None:
             group_header = [self.group_column or "", "examples", "novel", "share before", "share after",
                             "novel effective after"]
@@ -333,6 +339,8 @@ class SummaryTables:
             parts += [f"Weight by {self.group_column}", _table(group_header, group_rows)]
         largest = [[str(r["id"]), r["label"], f"{r['weight']:.3f}"] for r in self.largest.iter_rows(named=True)]
         parts += ["Largest weights", _table(["id", "label", "weight"], largest), self.recommendation]
+        if self.resampling is not None:
+            parts.append(self.resampling.render())
         return "\n\n".join(parts) + "\n"
 
 
@@ -450,9 +458,10 @@ def _recommend(summary: SummaryTables, frame: pl.DataFrame, config: ReweightConf
         familiar_share = shares["familiar"]["share_after"] if "familiar" in shares else 0.0
         sentences.append(_target_advice(novel, familiar_share, n, frame, config))
     if summary.effective_before > 0:
+        grouped = " (near-duplicate groups counted once)" if summary.effective_before < n - 1e-6 else ""
         sentences.append(
-            f"Effective sample size goes from {_num(summary.effective_before)} to "
-            f"{_num(summary.effective_after)} examples"
+            f"Effective sample size{grouped} goes from {_num(summary.effective_before)} to "
+            f"{_num(summary.effective_after)} of {n:,} examples"
             + ("; the weights lean on few examples, so more novel data would help more than larger weights."
                if summary.effective_after < 0.5 * summary.effective_before else ".")
         )

@@ -180,7 +180,8 @@ def scan_examples(
     data["flag"] = [None if n else "no words to score" for n in data["words"]]
     if "embedding" in prepared:
         data["map_x"], data["map_y"] = embedding_map(prepared["embedding"], len(texts), whole)
-    frame = pl.DataFrame(data, strict=False)
+    # Text columns that may hold no value in a dataset still need their type in Parquet.
+    frame = pl.DataFrame(data, strict=False, schema_overrides={"category": pl.String, "flag": pl.String})
     if lm_frame is not None:
         frame = frame.hstack(lm_frame)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))

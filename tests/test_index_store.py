@@ -49,7 +49,7 @@ def test_manifest_records_params_sources_and_checksums(small_index):
 
 def test_a_directory_without_manifest_is_refused(small_index):
     (small_index / "manifest.json").unlink()
-    with pytest.raises(IndexError_, match="not a complete index"):
+    with pytest.raises(IndexError_, match=r"not an overlap index \(no manifest.json\)"):
         _probe(small_index)
 
 
@@ -98,7 +98,7 @@ def test_resume_finishes_an_interrupted_build_identically(tmp_path, small_index)
     build_shard(str(out), 0, str(SOURCES[0]), params, names)
     (out / ".tmp-shard-00001-999").mkdir()
     (out / ".tmp-shard-00001-999" / "ngram_hashes.npy").write_bytes(b"partial")
-    with pytest.raises(IndexError_, match="not a complete index"):
+    with pytest.raises(IndexError_, match="an index build that did not finish"):
         _probe(out)
     with pytest.raises(IndexError_, match="--resume"):
         build_index(SOURCES, out, signals="ngram,minhash")
@@ -166,5 +166,5 @@ def test_a_full_disk_during_a_build_is_a_clear_error_and_leaves_no_index(tmp_pat
     assert result.exit_code == 1
     assert "No space left on device" in result.output
     assert not (out / "manifest.json").exists() and not list(out.glob(".tmp-*"))
-    with pytest.raises(IndexError_, match="not a complete index"):
+    with pytest.raises(IndexError_, match="an index build that did not finish"):
         _probe(out)

@@ -16,6 +16,7 @@ from overlap.io.writers import atomic_write_bytes
 FORMAT = "overlap-index"
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+PLAN_FILE = "build-plan.json"  # written by a build before its first shard, removed with the manifest
 
 
 class IndexError_(Exception):
@@ -68,9 +69,14 @@ def read_manifest(directory: str | Path) -> Manifest:
     if not Path(directory).is_dir():
         raise IndexError_(f"{directory}: no such index directory")
     if not path.exists():
+        if (Path(directory) / PLAN_FILE).exists():
+            raise IndexError_(
+                f"{directory}: an index build that did not finish (no manifest.json yet); "
+                "rerun `overlap index build ... --resume`"
+            )
         raise IndexError_(
-            f"{directory}: no manifest.json, so this is not a complete index "
-            "(an interrupted build? rerun `overlap index build ... --resume`)"
+            f"{directory}: not an overlap index (no manifest.json); "
+            f"make one with `overlap index build SOURCE... --out {directory}`"
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

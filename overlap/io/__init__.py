@@ -11,7 +11,16 @@ from overlap.io.layouts import (
     read_dataset,
     to_example,
 )
-from overlap.io.writers import atomic_path, atomic_write_bytes, read_table, write_rejects, write_table
+from overlap.io.writers import (
+    atomic_path,
+    atomic_write_bytes,
+    check_table_output,
+    read_table,
+    refuse_existing,
+    table_metadata,
+    write_rejects,
+    write_table,
+)
 
 __all__ = [
     "LAYOUTS",
@@ -22,12 +31,15 @@ __all__ = [
     "Reject",
     "atomic_path",
     "atomic_write_bytes",
+    "check_table_output",
     "detect_layout",
     "expand_sources",
     "iter_corpus_batches",
     "iter_records",
     "read_dataset",
     "read_table",
+    "refuse_existing",
+    "table_metadata",
     "to_example",
     "write_rejects",
     "write_table",

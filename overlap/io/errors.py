@@ -32,7 +32,7 @@ class InputError(Exception):
     def __str__(self) -> str:
         parts = [self.path]
         if self.line is not None:
-            unit = "row" if self.path.endswith(".parquet") else "line"
+            unit = "row" if self.path.endswith((".parquet", ".arrow")) else "line"
             parts.append(f"{unit} {self.line}")
         if self.field is not None:
             parts.append(f"field {self.field!r}")

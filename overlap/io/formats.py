@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from overlap.io.errors import InputError, type_name
+from overlap.io.hf import is_hf_dataset, iter_hf_rows
 
 JSON_LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 # .json files may hold one JSON array of objects instead of JSON lines.
@@ -83,7 +84,9 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict | InputError]]:
     of objects, or JSON lines if it is not an array), .parquet (1-based row numbers,
     read in row batches), .csv (header row; the line a record starts on), a .txt file
     or a directory of .txt files (each file one record ``{"id": relative path,
-    "text": content}`` at line 1). Blank JSON lines are not records and are skipped.
+    "text": content}`` at line 1), a ``datasets`` folder written by ``save_to_disk``
+    or a local hub-cache dataset (rows numbered from 1 in each data file, see
+    :mod:`overlap.io.hf`). Blank JSON lines are not records and are skipped.
     Bad records are yielded as ``InputError`` items, not raised.
     """
     for item in iter_raw_records(path):
@@ -93,6 +96,9 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict | InputError]]:
 def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
     """Like ``iter_records`` but with each record's file and original text."""
     path = Path(path)
+    if is_hf_dataset(path):
+        yield from _iter_hf(path)
+        return
     if path.is_dir():
         yield from _iter_txt_folder(path)
         return
@@ -107,6 +113,13 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
         yield _txt_record(path, path.name)
     else:
         yield from _iter_json(path, fmt)
+
+
+def require_path(path: str | Path) -> Path:
+    """``path`` as a Path; FileNotFoundError with a one-line message when nothing is there."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return Path(path)
 
 
 def expand_sources(sources: Iterable[str | Path]) -> list[Path]:
@@ -149,6 +162,8 @@ def _resolve_one(source: str) -> list[Source]:
 
 
 def _resolve_path(path: Path, root: Path) -> list[Source]:
+    if is_hf_dataset(path):
+        return [Source(path, _relative_name(path, root))]
     if path.is_file():
         if format_of(path) is None:
             raise ValueError(f"{path}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}")
@@ -255,7 +270,7 @@ def _parse_line(path: str, number: int, data: bytes) -> RawRecord:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        reason = f"malformed JSON at column {error.colno}: {error.msg}"
+        reason = f"malformed JSON at column {error.colno}: {json_error_text(error)}"
         return RawRecord(path, number, InputError(path, number, None, reason, text), text)
     except (ValueError, RecursionError) as error:
         return RawRecord(path, number, InputError(path, number, None, f"malformed JSON: {error}", text), text)
@@ -263,6 +278,16 @@ def _parse_line(path: str, number: int, data: bytes) -> RawRecord:
         reason = f"expected a JSON object, got {type_name(value)}"
         return RawRecord(path, number, InputError(path, number, None, reason, text), text)
     return RawRecord(path, number, value, text)
+
+
+def json_error_text(error: json.JSONDecodeError) -> str:
+    """The decoder's message made whole: some end in "at" and rely on a position the caller drops.
+
+    ``Unterminated string starting at`` becomes ``Unterminated string starting at column 34``.
+    """
+    if error.msg.endswith(" at"):
+        return f"{error.msg} column {error.colno}"
+    return error.msg
 
 
 def _parse_array(path: str, data: bytes) -> Iterator[RawRecord]:
@@ -298,9 +323,11 @@ def _parse_array(path: str, data: bytes) -> Iterator[RawRecord]:
             start_line = line_at(pos)
             try:
                 value, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as error:
+                reason = f"malformed JSON array at column {error.colno}: {json_error_text(error)}"
+                raise InputError(path, error.lineno, None, reason) from None
             except (ValueError, RecursionError) as error:
-                msg = getattr(error, "msg", str(error))
-                raise InputError(path, start_line, None, f"malformed JSON array: {msg}") from None
+                raise InputError(path, start_line, None, f"malformed JSON array: {error}") from None
             source = text[pos:end]
             if isinstance(value, dict):
                 yield RawRecord(path, start_line, value, source)
@@ -418,6 +445,20 @@ def iter_parquet_records(path: str | Path, columns: Sequence[str] | None = None)
         raise InputError(
             name, row + 1 if row else None, None, f"not a readable Parquet file: {error}"
         ) from None
+
+
+# --- Hugging Face datasets on disk --------------------------------------------
+
+
+def _iter_hf(folder: Path) -> Iterator[RawRecord]:
+    """Rows of a save_to_disk folder or hub-cache dataset, numbered from 1 within each data file."""
+    current, row = None, 0
+    for file, rows in iter_hf_rows(folder):
+        if file != current:
+            current, row = file, 0
+        for record in rows:
+            row += 1
+            yield RawRecord(str(file), row, record)
 
 
 # --- text files -------------------------------------------------------------

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from overlap.io.errors import Reject
 
@@ -48,21 +49,42 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         fh.write(data)
 
 
-def write_table(df: pl.DataFrame, path: str | Path, *, overwrite: bool = False) -> None:
+def refuse_existing(path: str | Path, overwrite: bool) -> None:
+    """Raise FileExistsError (one message for every command) if ``path`` exists and may not be replaced.
+
+    A directory is never replaced by a file, whatever ``overwrite`` says.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a directory; name a file to write")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
+
+
+def check_table_output(path: str | Path, *, overwrite: bool = False) -> None:
+    """Raise before any work if ``write_table`` would refuse ``path`` (suffix, existing file)."""
+    _table_format(Path(path))
+    refuse_existing(path, overwrite)
+
+
+def write_table(
+    df: pl.DataFrame, path: str | Path, *, overwrite: bool = False, metadata: dict[str, str] | None = None
+) -> None:
     """Write ``df`` atomically as .parquet (zstd), .jsonl or .csv, by suffix.
 
     CSV is flat, so list and struct columns are written as JSON text there.
-    Raises FileExistsError if ``path`` exists and ``overwrite`` is false, and
-    ValueError for another suffix. Missing parent directories are created.
+    ``metadata`` goes into a Parquet file's key-value metadata (JSON lines and
+    CSV have no place for it). Raises FileExistsError if ``path`` exists and
+    ``overwrite`` is false, and ValueError for another suffix. Missing parent
+    directories are created.
     """
     target = Path(path)
+    check_table_output(target, overwrite=overwrite)
     fmt = _table_format(target)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass --overwrite (overwrite=True) to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as temp:
         if fmt == ".parquet":
-            df.write_parquet(temp, compression="zstd")
+            df.write_parquet(temp, compression="zstd", metadata=metadata or None)
         elif fmt == ".jsonl":
             df.write_ndjson(temp)
         else:
@@ -88,6 +110,16 @@ def read_table(path: str | Path, *, string_columns: Iterable[str] = ("id",)) -> 
     header = pl.read_csv(target, n_rows=0).columns
     overrides = {c: pl.String for c in string_columns if c in header}
     return pl.read_csv(target, infer_schema_length=None, schema_overrides=overrides)
+
+
+def table_metadata(path: str | Path) -> dict[str, str]:
+    """The key-value metadata of a Parquet table (empty for other formats or none written)."""
+    target = Path(path)
+    if _table_format(target) != ".parquet":
+        return {}
+    # The file's key-value metadata, not the Arrow schema's: polars writes the former.
+    metadata = pq.ParquetFile(target).metadata.metadata or {}
+    return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in metadata.items()}
 
 
 def write_rejects(rejects: list[Reject], path: str | Path) -> None:

@@ -34,6 +34,13 @@ def _num(x: Any, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
+def _threshold(x: float | None) -> str:
+    """A signal's familiar threshold; one that rounds to 0.00 means any value above zero."""
+    if x is not None and 0 < x < 0.005:
+        return "any value above 0"
+    return _num(x, 2)
+
+
 def _sortval(x: Any) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
@@ -338,7 +345,7 @@ def signal_table(data: ReportData) -> str:
     for s in data.signals:
         share = s.over / s.scored if s.scored else 0.0
         rows.append(
-            f"<tr><td>{e(s.name)}</td><td>{_num(s.threshold, 2)}</td><td>{s.over:,}</td><td>{svg.pct(share)}</td>"
+            f"<tr><td>{e(s.name)}</td><td>{_threshold(s.threshold)}</td><td>{s.over:,}</td><td>{svg.pct(share)}</td>"
             f"<td>{_num(s.mean)}</td><td>{s.drives:,}</td></tr>")
     return ('<h3>By signal</h3><div class="tablewrap"><table class="plain"><thead><tr><th>signal</th>'
             '<th title="value at which the signal alone makes an example familiar">threshold</th>'

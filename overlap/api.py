@@ -6,6 +6,7 @@ Every command of the CLI is a thin shell over one function here::
     scores = api.scan("train.jsonl")                 # against the bundled corpus
     api.build_index(["corpus/"], "my-index")
     scores = api.scan("train.jsonl", index="my-index", out="scores.parquet")
+    scores = api.scan("train.jsonl", corpus=["fineweb/"], corpus_layout="fineweb")   # stream mode, no index
     api.distill_model("static-minilm")               # fast static embedding model for big corpora
 """
 
@@ -27,6 +28,7 @@ from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.resample import resample_plan, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
+from overlap.stream import scan_corpus
 
 __all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
 
@@ -69,9 +71,18 @@ def scan(
     max_text_bytes: int | None = MAX_TEXT_BYTES,
     lm: str | None = None,
     lm_device: str = "cpu",
+    corpus: list[str | Path] | None = None,
+    corpus_layout: str | None = None,
+    signals: str | list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
+
+    Stream mode: with ``corpus`` (files, folders or globs; ``corpus_layout``
+    names a public corpus layout) instead of ``index``, the corpus is read once
+    past the dataset held in memory and no index is written (``signals``: which
+    ones, default all). Lexical values and evidence equal those of a scan of an
+    index of the same files.
 
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
@@ -81,15 +92,27 @@ def scan(
     """
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    if corpus is not None and index is not None:
+        raise ValueError("give either an index (--index) or a corpus to stream (--corpus), not both")
+    if corpus is None and (signals is not None or corpus_layout is not None):
+        raise ValueError("--signals and --corpus-layout apply to stream mode (--corpus); an index has its own")
     examples, rejected = read_dataset(
         dataset, text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes
     )
-    index_dir = Path(index) if index is not None else default_index(progress)
-    scores = scan_examples(
-        examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
-        options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
-        progress=progress,
-    )
+    if corpus is not None:
+        scores, corpus_rejected = scan_corpus(
+            examples, corpus, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
+            workers=workers, ray_address=ray_address, on_error=on_error, max_text_bytes=max_text_bytes,
+            lm=lm, lm_device=lm_device, progress=progress,
+        )
+        rejected = [*rejected, *corpus_rejected]
+    else:
+        index_dir = Path(index) if index is not None else default_index(progress)
+        scores = scan_examples(
+            examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
+            options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
+            progress=progress,
+        )
     if out is not None:
         write_table(scores, out, overwrite=overwrite)
     if report is not None:

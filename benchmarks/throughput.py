@@ -206,7 +206,7 @@ def question_dataset(files: list[str], path: Path, count: int, planted: int, see
 
     rng = np.random.default_rng(seed)
     lines = [line for f in files for line in open(f, "rb") if line.strip()]
-    long_docs = [d for d in (json.loads(lines[i]) for i in rng.choice(len(lines), 4 * planted, replace=False))
+    long_docs = [d for d in (json.loads(lines[i]) for i in rng.choice(len(lines), min(len(lines), 4 * planted), replace=False))
                  if len(d["text"].split()) >= 400][:planted]
     words, _, freq = corpus_gen._load_tokens(sorted((ROOT / "corpora" / "reference").glob("*.jsonl.gz")))
     probs = np.where(np.array([w == "\n\n" for w in words]), 0.0, freq)

@@ -14,7 +14,17 @@ with ``--corpus``):
   and one thread, so per core it compares like with like;
 * ``overlap scan`` of ``--scan-examples`` generated examples against the index
   of the bundled reference corpus (lexical signals);
-* bytes of index per corpus word (token).
+* bytes of index per corpus word (token);
+* the question a user asks, "which of these ``--question-examples`` examples
+  overlap this corpus", answered four ways on the same files: ``overlap scan
+  --corpus`` (stream mode, no index), ``overlap index build`` plus ``overlap
+  scan --index``, and the peers' own pipelines (rensa, datasketch: a
+  whole-document signature for every corpus document and every example, LSH
+  at threshold 0.5, query). ``--planted`` of the examples are short passages
+  (20-60 words) cut from long corpus documents; each row says how many of them
+  it finds (and how many of the others it flags);
+* stream mode's lexical kernels alone (text already in memory, one thread):
+  MB of corpus text per second per core, n-grams only and n-grams + MinHash.
 
 Each command runs under a small wrapper process that reports its wall time,
 the peak resident memory of its largest process (``getrusage``
@@ -180,6 +190,155 @@ def _peer_main(argv: list[str]) -> int:
     return 0
 
 
+# --- the question: which examples overlap the corpus ----------------------------------------
+
+LSH_THRESHOLD = 0.5
+
+
+def question_dataset(files: list[str], path: Path, count: int, planted: int, seed: int = 0) -> dict[str, str]:
+    """``count`` plain-text examples: ``planted`` passages cut from corpus documents, the rest new text.
+
+    Returns ``example id -> corpus document id`` of the planted ones. New
+    examples are words drawn from the bundled corpus' word frequencies, so they
+    share vocabulary but (almost) no 5-grams with the corpus.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lines = [line for f in files for line in open(f, "rb") if line.strip()]
+    long_docs = [d for d in (json.loads(lines[i]) for i in rng.choice(len(lines), min(len(lines), 4 * planted), replace=False))
+                 if len(d["text"].split()) >= 400][:planted]
+    words, _, freq = corpus_gen._load_tokens(sorted((ROOT / "corpora" / "reference").glob("*.jsonl.gz")))
+    probs = np.where(np.array([w == "\n\n" for w in words]), 0.0, freq)
+    cumulative = np.cumsum(probs / probs.sum())
+    sources: dict[str, str] = {}
+    with open(path, "w", encoding="utf-8") as handle:
+        for i in range(count):
+            length = int(rng.integers(20, 61))
+            if i < len(long_docs):
+                doc = long_docs[i]
+                tokens = doc["text"].split()
+                start = int(rng.integers(0, len(tokens) - length))
+                text = " ".join(tokens[start : start + length])
+                sources[f"q-{i}"] = doc["id"]
+            else:
+                ids = np.searchsorted(cumulative, rng.random(length) * cumulative[-1])
+                text = " ".join(words[j] for j in ids.tolist())
+            handle.write(json.dumps({"id": f"q-{i}", "text": text}, ensure_ascii=False) + "\n")
+    return sources
+
+
+def _pipeline_main(argv: list[str]) -> int:
+    """Peer pipeline mode: ``rensa|datasketch RESULT DATASET FILE...``: signature every document, LSH, query."""
+    name, result_path, dataset, files = argv[0], argv[1], argv[2], argv[3:]
+    examples = [json.loads(line) for line in open(dataset, encoding="utf-8")]
+    hits: dict[str, list[str]] = {}
+    if name == "rensa":
+        from rensa import RMinHash, RMinHashLSH
+
+        lsh = RMinHashLSH(LSH_THRESHOLD, NUM_PERM, 32)
+        keys: list[str] = []
+        for path in files:
+            with open(path, "rb") as handle:
+                for line in handle:
+                    record = json.loads(line)
+                    m = RMinHash(num_perm=NUM_PERM, seed=SEED)
+                    m.update(_shingles(record["text"]))
+                    lsh.insert(len(keys), m)
+                    keys.append(record["id"])
+        for e in examples:
+            m = RMinHash(num_perm=NUM_PERM, seed=SEED)
+            m.update(_shingles(e["text"]))
+            hits[e["id"]] = [keys[k] for k in lsh.query(m)]
+    elif name == "datasketch":
+        from datasketch import MinHash, MinHashLSH
+
+        lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        for path in files:
+            batch: list[dict] = []
+            with open(path, "rb") as handle:
+                for line in handle:
+                    batch.append(json.loads(line))
+                    if len(batch) == 1000:
+                        _datasketch_insert(lsh, batch, MinHash)
+                        batch = []
+            _datasketch_insert(lsh, batch, MinHash)
+        signatures = MinHash.bulk([[s.encode() for s in _shingles(e["text"])] for e in examples],
+                                  num_perm=NUM_PERM, seed=SEED)
+        for e, m in zip(examples, signatures):
+            hits[e["id"]] = list(lsh.query(m))
+    else:
+        raise SystemExit(f"unknown pipeline {name}")
+    Path(result_path).write_text(json.dumps(hits))
+    return 0
+
+
+def _datasketch_insert(lsh, batch: list[dict], minhash_cls) -> None:
+    if not batch:
+        return
+    signatures = minhash_cls.bulk([[s.encode() for s in _shingles(r["text"])] for r in batch],
+                                  num_perm=NUM_PERM, seed=SEED)
+    with lsh.insertion_session() as session:
+        for record, m in zip(batch, signatures):
+            session.insert(record["id"], m, check_duplication=False)
+
+
+def _kernel_main(argv: list[str]) -> int:
+    """Stream-kernel mode: ``DATASET FILE...``; time stream mode's lexical probes on in-memory text, one thread."""
+    dataset, files = argv[0], argv[1:]
+    from overlap import kernels
+    from overlap.build import CORPUS_BATCH, index_params
+    from overlap.io import iter_corpus_batches
+    from overlap.lexical import LexicalBatch
+    from overlap.signals import minhash_stream, ngram_stream
+
+    kernels.set_threads(1)
+    texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
+    params = index_params(["ngram", "minhash"])
+    query = LexicalBatch.from_texts(texts)
+    sides = {"ngram": ngram_stream.side(query, params), "minhash": minhash_stream.side(query, params)}
+    batches = [b.texts for b in iter_corpus_batches(files, batch_size=CORPUS_BATCH)]
+    warm = LexicalBatch.from_texts(batches[0][:50])
+    for module in (ngram_stream, minhash_stream):
+        module.Probe(sides[module.__name__.rsplit(".", 1)[1].split("_")[0]], params).add(warm, ["w"] * 50, 0)
+    rates = {}
+    for label, modules in (("ngram", [ngram_stream]), ("ngram+minhash", [ngram_stream, minhash_stream])):
+        probes = [m.Probe(sides[m.__name__.rsplit(".", 1)[1].split("_")[0]], params) for m in modules]
+        size, start, docs = 0, time.perf_counter(), 0
+        for texts_batch in batches:
+            lexical = LexicalBatch.from_texts(texts_batch)
+            for probe in probes:
+                probe.add(lexical, [str(i) for i in range(len(texts_batch))], docs)
+            docs += len(texts_batch)
+            size += int(lexical.offsets[-1])
+        rates[label] = size / 1e6 / (time.perf_counter() - start)
+    print(json.dumps(rates))
+    return 0
+
+
+def _found(hits: dict[str, list[str]], sources: dict[str, str]) -> tuple[int, int]:
+    """(planted examples whose source document came back, other examples with any hit)."""
+    found = sum(1 for q, doc in sources.items() if doc in hits.get(q, []))
+    flagged = sum(1 for q, h in hits.items() if q not in sources and h)
+    return found, flagged
+
+
+def _overlap_found(scores_path: Path, sources: dict[str, str]) -> tuple[int, int]:
+    """Planted examples overlap cites the source document of (n-gram or MinHash), and others it calls familiar."""
+    import polars as pl
+
+    table = pl.read_parquet(scores_path)
+    hits = {}
+    for row in table.iter_rows(named=True):
+        docs = []
+        if (row.get("ngram_containment") or 0) >= 0.5:
+            docs.append(row["ngram_doc_id"])
+        if (row.get("minhash_jaccard") or 0) >= 0.5:
+            docs.append(row["minhash_doc_id"])
+        hits[row["id"]] = docs
+    return _found(hits, sources)
+
+
 # --- datasets and the bundled index ------------------------------------------------------------
 
 
@@ -279,6 +438,61 @@ def _ratio(label: str, ours: dict | None, theirs: dict | None, target: float | N
     print(f"ratio {label}: {value:.2f}x{goal}")
 
 
+def _question(args, files: list[str], work: Path, logs: Path, index: Path, build_s: float, mb: float) -> dict:
+    """Answer "which examples overlap this corpus" with stream mode, index + scan, and the peers' pipelines."""
+    dataset = work / f"question-{args.question_examples}.jsonl"
+    sources = question_dataset(files, dataset, args.question_examples, args.planted)
+    workers = ["--workers", str(args.workers)] if args.workers else []
+    answers: dict[str, dict] = {}
+    out = work / "question-stream.parquet"
+    corpus = [a for f in files for a in ("--corpus", f)]
+    result = measure([*overlap_command(), "scan", str(dataset), *corpus, "--signals", "ngram,minhash",
+                      "--out", str(out), "--overwrite", *workers], logs / "question-stream.log")
+    answers["overlap stream mode (scan --corpus)"] = {"wall_s": result["wall_s"], "rss": result["tree_rss"],
+                                                      "found": _overlap_found(out, sources)}
+    out = work / "question-index.parquet"
+    result = measure([*overlap_command(), "scan", str(dataset), "--index", str(index), "--out", str(out),
+                      "--overwrite", *workers], logs / "question-index-scan.log")
+    answers["overlap index build + scan"] = {"wall_s": build_s + result["wall_s"], "rss": result["tree_rss"],
+                                             "found": _overlap_found(out, sources)}
+    me = [sys.executable, str(Path(__file__).resolve()), "_pipeline"]
+    for peer in [p for p in args.peers.split(",") if p]:
+        hits = work / f"question-{peer}.json"
+        result = measure([*me, peer, str(hits), str(dataset), *files], logs / f"question-{peer}.log")
+        answers[f"{peer} pipeline (doc signatures, LSH, query)"] = {
+            "wall_s": result["wall_s"], "rss": result["tree_rss"],
+            "found": _found(json.loads(hits.read_text()), sources)}
+    kernel = subprocess.run([sys.executable, str(Path(__file__).resolve()), "_kernel", str(dataset), *files],
+                            capture_output=True, text=True, check=True)
+    return {"answers": answers, "planted": len(sources), "kernel": json.loads(kernel.stdout.strip().splitlines()[-1])}
+
+
+def _print_question(question: dict, args, mb: float) -> None:
+    answers = question["answers"]
+    print(f"\nWhich of {args.question_examples} examples overlap this {mb:.0f} MB corpus? "
+          f"({question['planted']} are 20-60-word passages cut from corpus documents of 400+ words)")
+    headers = ["pipeline", "wall s", "corpus MB/s", "planted found", "others flagged", "peak RSS"]
+    lines = [[name, f"{a['wall_s']:.1f}", f"{mb / a['wall_s']:.2f}", f"{a['found'][0]} of {question['planted']}",
+              str(a["found"][1]), f"{a['rss'] / 2**20:.0f} MiB"] for name, a in answers.items()]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    print(fmt(headers))
+    for line in lines:
+        print(fmt(line))
+    stream = answers["overlap stream mode (scan --corpus)"]["wall_s"]
+    for name, target in (("rensa", 5), ("datasketch", 50)):
+        key = next((k for k in answers if k.startswith(name)), None)
+        if key:
+            ratio = answers[key]["wall_s"] / stream
+            print(f"stream mode vs {name} pipeline: {ratio:.1f}x faster (target >= {target}x: "
+                  f"{'met' if ratio >= target else 'NOT met'})")
+    cores = os.cpu_count() or 1
+    print(f"stream mode end to end: {mb / stream / cores:.1f} MB/s per core of JSONL ({cores} cores)")
+    kernel = question["kernel"]
+    print(f"stream mode lexical kernels on in-memory text, 1 thread: n-grams {kernel['ngram']:.1f} MB/s, "
+          f"n-grams + MinHash {kernel['ngram+minhash']:.1f} MB/s (target >= 100 MB/s per core)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=corpus_gen.parse_size, default=corpus_gen.parse_size("200MB"),
@@ -293,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scan-index", type=Path, default=None,
                         help="an index of the bundled corpus to scan against (default: build one in --work)")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes in --work")
+    parser.add_argument("--question-examples", type=int, default=10_000,
+                        help="examples of the 'which overlap this corpus' question (0: skip it)")
+    parser.add_argument("--planted", type=int, default=1_000, help="of which passages cut from corpus documents")
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="overlap-bench-"))
@@ -324,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest = json.loads((index / "manifest.json").read_text())
         words = sum(s["counts"]["words"] for s in manifest["shards"])
         index_bytes = directory_bytes(index)
+        question = None
+        if args.question_examples:
+            question = _question(args, files, work, logs, index, rows["build"]["wall_s"], mb)
         if not args.keep:
             shutil.rmtree(index, ignore_errors=True)
 
@@ -348,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"index: {index_bytes / 1e6:.1f} MB for {words} corpus words: "
               f"{index_bytes / max(words, 1):.1f} bytes per token ({index_bytes / (mb * 1e6):.2f} bytes per corpus byte)")
 
+        if question:
+            _print_question(question, args, mb)
         if args.scan_examples:
             bundled = args.scan_index or work / "bundled-index"
             if not _readable_index(bundled):
@@ -376,4 +598,8 @@ if __name__ == "__main__":
         sys.exit(_measure_main(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "_peer":
         sys.exit(_peer_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "_pipeline":
+        sys.exit(_pipeline_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "_kernel":
+        sys.exit(_kernel_main(sys.argv[2:]))
     sys.exit(main())

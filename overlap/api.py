@@ -6,6 +6,7 @@ Every command of the CLI is a thin shell over one function here::
     scores = api.scan("train.jsonl")                 # against the bundled corpus
     api.build_index(["corpus/"], "my-index")
     scores = api.scan("train.jsonl", index="my-index", out="scores.parquet")
+    scores = api.scan("train.jsonl", corpus=["fineweb/"], corpus_layout="fineweb")   # stream mode, no index
     api.distill_model("static-minilm")               # fast static embedding model for big corpora
 """
 
@@ -30,6 +31,7 @@ from overlap.provenance import check_dataset, provenance_of, read_provenance
 from overlap.resample import resample_plan, resample_stats, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
+from overlap.stream import scan_corpus
 
 __all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
 
@@ -72,9 +74,18 @@ def scan(
     max_text_bytes: int | None = MAX_TEXT_BYTES,
     lm: str | None = None,
     lm_device: str = "cpu",
+    corpus: list[str | Path] | None = None,
+    corpus_layout: str | None = None,
+    signals: str | list[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
+
+    Stream mode: with ``corpus`` (files, folders or globs; ``corpus_layout``
+    names a public corpus layout) instead of ``index``, the corpus is read once
+    past the dataset held in memory and no index is written (``signals``: which
+    ones, default all). Lexical values and evidence equal those of a scan of an
+    index of the same files.
 
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
@@ -82,6 +93,10 @@ def scan(
     ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report;
     ``lm`` adds the base model's own view (``lm_*`` columns, see ``overlap.lm``).
     """
+    if corpus is not None and index is not None:
+        raise ValueError("give either an index (--index) or a corpus to stream (--corpus), not both")
+    if corpus is None and (signals is not None or corpus_layout is not None):
+        raise ValueError("--signals and --corpus-layout apply to stream mode (--corpus); an index has its own")
     checks.scan_outputs(dataset, out=out, report=report, rejects=rejects, on_error=on_error,
                         overwrite=overwrite, index=index)
     examples, rejected = read_dataset(
@@ -89,14 +104,23 @@ def scan(
     )
     rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
     checks.require_examples(dataset, examples, rejected, rejects_path)
-    index_dir = Path(index) if index is not None else default_index(progress)
-    scores = scan_examples(
-        examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
-        options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
-        progress=progress,
-    )
+    dataset_records = len(examples) + len(rejected)
+    if corpus is not None:
+        scores, corpus_rejected = scan_corpus(
+            examples, corpus, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
+            workers=workers, ray_address=ray_address, on_error=on_error, max_text_bytes=max_text_bytes,
+            lm=lm, lm_device=lm_device, progress=progress,
+        )
+        rejected = [*rejected, *corpus_rejected]
+    else:
+        index_dir = Path(index) if index is not None else default_index(progress)
+        scores = scan_examples(
+            examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
+            options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
+            progress=progress,
+        )
     if out is not None:
-        source = provenance_of(dataset, len(examples) + len(rejected), text_field=text_field,
+        source = provenance_of(dataset, dataset_records, text_field=text_field,
                                id_field=id_field, max_text_bytes=max_text_bytes)
         write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
     if report is not None:

@@ -38,6 +38,9 @@ from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
 
 PLAN = PLAN_FILE
 REJECTS = "rejects.jsonl"
+# Corpus documents per batch. Window rows are numbered batch by batch (see
+# ``minhash.window_rows``), so stream mode reads corpus files in batches of the same size.
+CORPUS_BATCH = 2048
 
 
 def index_params(
@@ -101,7 +104,7 @@ def build_shard(
     id_field: str | None = None,
     on_error: str = "fail",
     sample_rate: float = 1.0,
-    batch_size: int = 2048,
+    batch_size: int = CORPUS_BATCH,
     options: dict[str, Any] | None = None,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
 ) -> dict[str, Any]:
@@ -250,7 +253,7 @@ def build_index(
             else:
                 # Absolute: Ray workers on other nodes do not share this process's working directory.
                 todo.append((str(out.resolve()), number, source, wanted, names, text_field, id_field, on_error,
-                             sample_rate, 2048, {"model": model} if model else None, max_text_bytes))
+                             sample_rate, CORPUS_BATCH, {"model": model} if model else None, max_text_bytes))
         runner = engines.get(engine, workers, ray_address)
         for entry in runner.map(build_shard, todo):
             entries[entry["number"]] = entry

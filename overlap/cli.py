@@ -167,6 +167,12 @@ def index_info(directory) -> None:
 @click.argument("dataset", type=click.Path())
 @click.option("--index", "index_dir", default=None, type=click.Path(file_okay=False),
               help="Index directory (default: the bundled reference corpus).")
+@click.option("--corpus", "corpus", multiple=True,
+              help="Stream mode, no index: corpus files, folders or globs read once past the dataset "
+                   "(repeat for several). Not with --index.")
+@click.option("--corpus-layout", default=None, metavar="NAME|FILE.json",
+              help="With --corpus: read it as a download of a public corpus (see `overlap index layouts`).")
+@click.option("--signals", default=None, help="With --corpus: comma list of ngram,minhash,embedding (default: all).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores file: .parquet, .jsonl or .csv.")
 @text_field_option
 @id_field_option
@@ -187,15 +193,22 @@ def index_info(directory) -> None:
 @click.option("--lm", default=None, metavar="PATH|default",
               help="Also score with a local causal LM (folder or .gguf); 'default': the bundled SmolLM2-135M.")
 @click.option("--lm-device", default="cpu", show_default=True, help="Device for --lm (cpu, cuda, cuda:1, ...).")
-def scan(dataset, index_dir, out, text_field, id_field, engine, workers, ray_address, on_error, rejects,
-         overwrite, model, report_path, verify, max_text_bytes, lm, lm_device) -> None:
-    """Score every example of DATASET: familiar or novel, with the evidence."""
+def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id_field, engine, workers, ray_address,
+         on_error, rejects, overwrite, model, report_path, verify, max_text_bytes, lm, lm_device) -> None:
+    """Score every example of DATASET: familiar or novel, with the evidence.
+
+    Against an index (--index, default the bundled corpus), or, with --corpus,
+    against corpus files streamed once with no index (stream mode).
+    """
     started = time.monotonic()
+    if corpus and workers is None and engine == "local":
+        workers = os.cpu_count()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
         model=model, report=report_path, verify=verify, max_text_bytes=max_text_bytes,
-        lm=lm, lm_device=lm_device, progress=_say,
+        lm=lm, lm_device=lm_device, corpus=list(corpus) or None, corpus_layout=corpus_layout, signals=signals,
+        progress=_say,
     )
     click.echo(summary.render(scores))
     if report_path:

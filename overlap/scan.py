@@ -132,10 +132,7 @@ def scan_examples(
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     check_compatible(manifest, index_dir, options)
-    unique: dict[str, int] = {}
-    for e in examples:
-        for t in (e.text, e.prompt, e.response):
-            unique.setdefault(t, len(unique))
+    unique = distinct_texts(examples)
     texts = list(unique)
     if progress:
         progress(f"querying {len(manifest.shards)} shard(s) for {len(texts)} distinct texts")
@@ -143,6 +140,36 @@ def scan_examples(
         texts, index_dir, manifest, engine=engine, workers=workers, ray_address=ray_address,
         verify=verify, options=options, progress=progress,
     )
+    return scores_table(examples, unique, results, prepared, manifest.params, lm=lm, lm_device=lm_device,
+                        progress=progress)
+
+
+def distinct_texts(examples: Sequence[Example]) -> dict[str, int]:
+    """Every distinct text to look up (whole example, prompt, response), numbered in first-seen order."""
+    unique: dict[str, int] = {}
+    for e in examples:
+        for t in (e.text, e.prompt, e.response):
+            unique.setdefault(t, len(unique))
+    return unique
+
+
+def scores_table(
+    examples: Sequence[Example],
+    unique: dict[str, int],
+    results: dict[str, SignalResult],
+    prepared: dict[str, Any],
+    params: dict[str, Any],
+    *,
+    lm: str | None = None,
+    lm_device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
+    """The scores table from each signal's result per distinct text: the same for index and stream mode.
+
+    ``results[name].doc_ids`` name each text's evidence document; ``params``
+    are the lexical parameters the signals ran with.
+    """
+    texts_count = len(unique)
     whole = np.array([unique[e.text] for e in examples], dtype=np.int64)
     data: dict[str, Any] = {
         "id": [e.id for e in examples],
@@ -172,14 +199,12 @@ def scan_examples(
         idx = np.array([unique[getattr(e, side)] for e in examples], dtype=np.int64)
         has_side = np.array([bool(getattr(e, side)) and getattr(e, side) != e.text for e in examples])
         data[f"{side}_familiarity"] = np.where(has_side, fam_all[idx], np.nan)
-    lexical_params = manifest.params if "shingle_n" in manifest.params else {
-        **manifest.params, **signal_registry.get("minhash").default_params()
-    }
+    lexical_params = params if "shingle_n" in params else {**params, **signal_registry.get("minhash").default_params()}
     groups = dedup.duplicate_groups(LexicalBatch.from_texts([e.text for e in examples]), lexical_params)
     data["dup_group"] = np.array([examples[g].row for g in groups], dtype=np.int64)
     data["flag"] = [None if n else "no words to score" for n in data["words"]]
     if "embedding" in prepared:
-        data["map_x"], data["map_y"] = embedding_map(prepared["embedding"], len(texts), whole)
+        data["map_x"], data["map_y"] = embedding_map(prepared["embedding"], texts_count, whole)
     # Text columns that may hold no value in a dataset still need their type in Parquet.
     frame = pl.DataFrame(data, strict=False, schema_overrides={"category": pl.String, "flag": pl.String})
     if lm_frame is not None:

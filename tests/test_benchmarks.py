@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_throughput_benchmark_prints_its_table_and_ratios(tmp_path, lexical_index):
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--size", "1MB", "--files", "2",
-         "--work", str(tmp_path), "--scan-examples", "60", "--scan-index", str(lexical_index)],
+         "--work", str(tmp_path), "--scan-examples", "60", "--scan-index", str(lexical_index),
+         "--question-examples", "40", "--planted", "4"],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -25,4 +26,12 @@ def test_throughput_benchmark_prints_its_table_and_ratios(tmp_path, lexical_inde
     assert any("MinHash only" in line for line in ratios)
     assert "bytes per token" in out
     assert "scan: 60 examples" in out
+    # The question, answered by stream mode, index + scan and both peers' pipelines; stream mode finds the
+    # planted passages that whole-document signatures miss.
+    assert "Which of 40 examples overlap" in out
+    stream = next(line for line in out.splitlines() if line.startswith("overlap stream mode"))
+    assert "4 of 4" in stream
+    for label in ("overlap index build + scan", "rensa pipeline", "datasketch pipeline"):
+        assert label in out
+    assert "stream mode vs rensa pipeline: " in out and "n-grams + MinHash" in out
     assert not (tmp_path / "index").exists()  # the built index is removed unless --keep

@@ -89,7 +89,11 @@ class DocStore:
 
     def excerpt(self, shard: int, row: int, byte_start: int, byte_end: int) -> tuple[int, int, str]:
         """Character offsets and text of a byte span of the normalised document."""
-        data = self.normalized(shard, row)
-        start = len(data[:byte_start].decode("utf-8", "replace"))
-        piece = data[byte_start:byte_end].decode("utf-8", "replace")
-        return start, start + len(piece), piece
+        return excerpt(self.normalized(shard, row), byte_start, byte_end)
+
+
+def excerpt(data: bytes, byte_start: int, byte_end: int) -> tuple[int, int, str]:
+    """Character offsets and text of the byte span ``[byte_start, byte_end)`` of normalised UTF-8 ``data``."""
+    start = len(data[:byte_start].decode("utf-8", "replace"))
+    piece = data[byte_start:byte_end].decode("utf-8", "replace")
+    return start, start + len(piece), piece

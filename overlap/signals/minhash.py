@@ -87,6 +87,54 @@ def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
     return kernels.windows(minima, block_offsets, blocks_per_window)
 
 
+def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.ndarray]):
+    """Yield ``(signatures, rows)`` blocks of every corpus window of a batch, in index row order.
+
+    ``rows`` are ``[document in the batch, byte start, byte end, shingles]``.
+    Block minima are computed a few hundred thousand shingles at a time and
+    every window size is cut from them, so the batch's minima never sit in
+    memory whole. Rows keep the order of one pass per window size over the
+    whole batch: the first size's windows come chunk by chunk, the others
+    (several times fewer) are kept until the batch ends. Index building writes
+    these rows; stream mode probes them in the same order, so both number (and
+    break ties between) windows alike.
+    """
+    n, block = params["shingle_n"], params["block_shingles"]
+    shingles, shingle_offsets = batch.grams(n)
+    sizes = params["window_shingles"]
+    later: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in sizes[1:]]
+    for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
+        offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
+        chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
+        minima, block_offsets = kernels.block_minima(chunk, offsets, *perm, block)
+        for number, size in enumerate(sizes):
+            sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
+            meta = _window_meta(batch, params, doc + lo, first, last)
+            if number == 0:
+                yield sigs, meta
+            else:
+                later[number - 1].append((sigs, meta))
+        del minima
+    for parts in later:
+        yield from parts
+
+
+def _window_meta(batch: LexicalBatch, params: dict, doc, first, last) -> np.ndarray:
+    """``[document, byte start, byte end, shingles]`` of each window (``doc`` within the batch)."""
+    n, block = params["shingle_n"], params["block_shingles"]
+    _, shingle_offsets = batch.grams(n)
+    m = shingle_offsets[doc + 1] - shingle_offsets[doc]
+    lo = first * block
+    hi = np.minimum(last * block, m)
+    words = batch.word_offsets[doc + 1] - batch.word_offsets[doc]
+    word_lo = lo
+    word_hi = np.minimum(hi - 1 + n, words)
+    base = batch.word_offsets[doc]
+    start = batch.word_starts[base + word_lo] - batch.offsets[doc]
+    end = batch.word_ends[base + word_hi - 1] - batch.offsets[doc]
+    return np.stack([doc, start, end, hi - lo], axis=1)
+
+
 class Builder:
     """Writes one shard's window signatures as they come; bands are sorted at the end, in bounded memory.
 
@@ -107,45 +155,9 @@ class Builder:
         self.bands = BandRuns(writer.path(".spill-minhash"), params["bands"], spill_bytes(options))
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
-        p = self.params
-        n, block = p["shingle_n"], p["block_shingles"]
-        shingles, shingle_offsets = batch.grams(n)
-        sizes = p["window_shingles"]
-        # Block minima a few hundred thousand shingles at a time, so the batch's
-        # minima never sit in memory whole. Rows keep the order of one pass per
-        # window size over the whole batch: the first size's windows are written
-        # chunk by chunk, the others (several times fewer) kept until the batch ends.
-        later: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in sizes[1:]]
-        for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
-            offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
-            chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
-            minima, block_offsets = kernels.block_minima(chunk, offsets, *self.perm, block)
-            for number, size in enumerate(sizes):
-                sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
-                meta = self._window_rows(batch, doc + lo, first, last, doc_base)
-                if number == 0:
-                    self._write(sigs, meta)
-                else:
-                    later[number - 1].append((sigs, meta))
-            del minima
-        for parts in later:
-            for sigs, meta in parts:
-                self._write(sigs, meta)
-
-    def _window_rows(self, batch: LexicalBatch, doc, first, last, doc_base: int) -> np.ndarray:
-        """``[document, byte start, byte end, shingles]`` of each window (``doc`` within the batch)."""
-        n, block = self.params["shingle_n"], self.params["block_shingles"]
-        _, shingle_offsets = batch.grams(n)
-        m = shingle_offsets[doc + 1] - shingle_offsets[doc]
-        lo = first * block
-        hi = np.minimum(last * block, m)
-        words = batch.word_offsets[doc + 1] - batch.word_offsets[doc]
-        word_lo = lo
-        word_hi = np.minimum(hi - 1 + n, words)
-        base = batch.word_offsets[doc]
-        start = batch.word_starts[base + word_lo] - batch.offsets[doc]
-        end = batch.word_ends[base + word_hi - 1] - batch.offsets[doc]
-        return np.stack([doc + doc_base, start, end, hi - lo], axis=1)
+        for sigs, meta in window_rows(batch, self.params, self.perm):
+            meta[:, 0] += doc_base
+            self._write(sigs, meta)
 
     def _write(self, sigs: np.ndarray, meta: np.ndarray) -> None:
         self.sigs.append(stored(sigs, self.params["signature_bits"]))

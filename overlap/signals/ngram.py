@@ -74,14 +74,25 @@ class Reader:
 
 def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
     """Union over shards; evidence is the longest run of matched n-grams in one document."""
-    n = params["ngram_n"]
-    grams, offsets = batch.grams(n)
+    grams, _ = batch.grams(params["ngram_n"])
     shard = np.full(len(grams), -1, dtype=np.int64)
     doc = np.full(len(grams), -1, dtype=np.int64)
     for number, part in enumerate(partials):
-        fresh = (shard < 0) & (part.doc >= 0)
-        shard[fresh] = number
-        doc[fresh] = part.doc[fresh]
+        union_into(shard, doc, number, part.doc)
+    return assemble(shard, doc, batch, docs, params)
+
+
+def union_into(shard: np.ndarray, doc: np.ndarray, number: int, part_doc: np.ndarray) -> None:
+    """Give every n-gram not yet held by an earlier shard the document of shard ``number`` holding it."""
+    fresh = (shard < 0) & (part_doc >= 0)
+    shard[fresh] = number
+    doc[fresh] = part_doc[fresh]
+
+
+def assemble(shard: np.ndarray, doc: np.ndarray, batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
+    """Scores and evidence from the (shard, document) holding each query n-gram (-1: none)."""
+    n = params["ngram_n"]
+    grams, offsets = batch.grams(n)
     result = SignalResult.empty(len(batch))
     counts = np.diff(offsets)
     matched = np.concatenate([[0], np.cumsum(shard >= 0)])

@@ -1,0 +1,130 @@
+"""Stream mode of the MinHash signal: the dataset's signatures and LSH bands in memory, corpus windows probed past them.
+
+A corpus file's windows are cut by :func:`overlap.signals.minhash.window_rows`,
+in the row order its index shard would store them, and each window is scored
+against the queries it shares an LSH band with, under the same rules as a
+scan of that shard (b-bit signatures, at most ``MAX_CANDIDATES_PER_BAND``
+windows per band and query, the best estimate winning and ties going to the
+earlier row). Files then merge by max, ties to the earlier file, as index mode
+merges shards. So values and evidence are those of index mode, except when two
+different band hashes share their top 32 bits (about one chance in 4 billion
+per comparison), which can reorder an index's candidates.
+
+Evidence (the winning window's text) is cut from the batch while it is in
+memory, so nothing of the corpus is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from overlap import kernels, probe
+from overlap.lexical import LexicalBatch
+from overlap.signals import minhash
+from overlap.signals.base import SignalResult, excerpt
+from overlap.signals.runs import stored_band
+
+
+@dataclass
+class Side:
+    """Whole-text signatures of the query texts (as an index stores them), which text each is, and their bands."""
+
+    sigs: np.ndarray
+    owner: np.ndarray
+    bands: probe.BandTable
+    texts: int
+
+
+def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side:
+    """Signatures and band table of the query texts, exactly as a scan computes them."""
+    sigs, owner = minhash.query_signatures(batch, params)
+    qbands = stored_band(kernels.band_hashes(sigs, params["bands"], params["rows"]))
+    return Side(minhash.stored(sigs, params["signature_bits"]), owner, probe.BandTable.build(qbands), len(batch))
+
+
+@dataclass
+class Partial:
+    """Per query text: this file's best window estimate (row -1: none) and its evidence."""
+
+    row: np.ndarray
+    score: np.ndarray
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    match: list[str | None]
+    doc_id: list[str | None]
+
+
+class Probe:
+    """One corpus file's pass over its windows, row by row in index order."""
+
+    def __init__(self, side: Side, params: dict, options: dict | None = None):
+        self.side = side
+        self.params = params
+        self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
+        nsig = len(side.sigs)
+        self.counts = np.zeros((params["bands"], nsig), dtype=np.int32)
+        self.score = np.zeros(nsig)
+        self.row = np.full(nsig, -1, dtype=np.int64)
+        self.evidence = np.full((nsig, 3), -1, dtype=np.int64)  # document, byte start, byte end
+        self.match: list[str | None] = [None] * nsig
+        self.doc_id: list[str | None] = [None] * nsig
+        self.rows = 0
+
+    def add(self, batch: LexicalBatch, ids: list[str], doc_base: int) -> None:
+        p = self.params
+        changed = np.zeros(len(self.side.sigs), dtype=bool)
+        for sigs, meta in minhash.window_rows(batch, p, self.perm):
+            if len(self.side.sigs):
+                wbands = stored_band(kernels.band_hashes(sigs, p["bands"], p["rows"]))
+                best = probe.probe_windows(
+                    self.side.bands, wbands, minhash.stored(sigs, p["signature_bits"]), self.side.sigs,
+                    self.counts, minhash.MAX_CANDIDATES_PER_BAND, p["signature_bits"], self.score, self.row,
+                    self.rows,
+                )
+                hit = np.flatnonzero(best >= 0)
+                self.evidence[hit] = meta[best[hit], :3]
+                changed[hit] = True
+            self.rows += len(sigs)
+        for q in np.flatnonzero(changed).tolist():
+            d, start, end = (int(v) for v in self.evidence[q])
+            self.evidence[q, 0] = doc_base + d
+            cs, ce, self.match[q] = excerpt(batch.text_bytes(d), start, end)
+            self.evidence[q, 1:] = (cs, ce)
+            self.doc_id[q] = ids[d]
+
+    def finish(self) -> Partial:
+        n, owner = self.side.texts, self.side.owner
+        part = Partial(np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, -1, dtype=np.int64),
+                       np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), [None] * n, [None] * n)
+        part.row[owner], part.score[owner] = self.row, self.score
+        part.doc[owner], part.start[owner], part.end[owner] = self.evidence.T
+        for q, text in enumerate(owner.tolist()):
+            part.match[text], part.doc_id[text] = self.match[q], self.doc_id[q]
+        return part
+
+
+class Merger:
+    """Max over files in file order, ties to the earlier file (as index mode merges shards)."""
+
+    def __init__(self, side: Side, params: dict):
+        self.merged = SignalResult.empty(side.texts)
+        self.merged.doc_ids = [None] * side.texts
+
+    def add(self, number: int, part: Partial) -> None:
+        r = self.merged
+        better = (part.row >= 0) & (part.score > np.nan_to_num(r.score, nan=-1.0))
+        r.score[better] = part.score[better]
+        r.shard[better] = number
+        r.doc[better], r.start[better], r.end[better] = part.doc[better], part.start[better], part.end[better]
+        for d in np.flatnonzero(better).tolist():
+            r.match[d], r.doc_ids[d] = part.match[d], part.doc_id[d]
+
+    def result(self, batch: LexicalBatch) -> SignalResult:
+        """The merged result; texts with words but no candidate score 0, empty texts NaN."""
+        r = self.merged
+        has_words = batch.word_counts() > 0
+        r.score[has_words & np.isnan(r.score)] = 0.0
+        return r

@@ -1,0 +1,167 @@
+"""Stream mode: a dataset against corpus files read once, with no index.
+
+The dataset's side of every signal (its n-gram table, MinHash signatures and
+LSH bands, chunk vectors) is built in memory; each corpus file is a task that
+reads the file once, in the batches index building reads it in, and probes
+every batch against those tables (``signals/*_stream.py``). The files' per-text
+bests are merged in file order, by the rules index mode merges shards by, and
+the scores table is assembled by the same code as a scan of an index
+(:func:`overlap.scan.scores_table`). So for the lexical signals a stream scan
+gives the values and evidence a scan of the index of the same files gives,
+without writing that index.
+
+Files are the unit of parallelism: a local process pool or Ray tasks
+(``overlap/engines``) run :func:`stream_file`, with the same results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Sequence
+
+import polars as pl
+
+from overlap import engines
+from overlap import signals as signal_registry
+from overlap.build import CORPUS_BATCH, index_params
+from overlap.io import Reject, expand_sources, iter_corpus_batches
+from overlap.io.corpus_layouts import apply_corpus_layout
+from overlap.io.layouts import MAX_TEXT_BYTES, Example
+from overlap.lexical import LexicalBatch
+from overlap.scan import distinct_texts, scores_table
+from overlap.signals.base import SignalResult
+
+
+def stream_module(name: str) -> ModuleType:
+    """The stream-mode module of signal ``name`` (``overlap.signals.<name>_stream``)."""
+    signal_registry.get(name)
+    return importlib.import_module(f"overlap.signals.{name}_stream")
+
+
+def stream_file(
+    number: int,
+    source: str,
+    params: dict[str, Any],
+    names: list[str],
+    sides: dict[str, Any],
+    text_field: str | None = None,
+    id_field: str | None = None,
+    on_error: str = "fail",
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Per-file unit of stream work: read ``source`` once and return every signal's partial result."""
+    started = time.perf_counter()
+    probes = {name: stream_module(name).Probe(sides[name], params, options) for name in names}
+    rejects: list[Reject] = []
+    documents = size = 0
+    for batch in iter_corpus_batches(
+        [source], text_field=text_field, id_field=id_field, batch_size=CORPUS_BATCH, on_error=on_error,
+        max_text_bytes=max_text_bytes,
+    ):
+        rejects += batch.rejects
+        if not batch.texts:
+            continue
+        lexical = LexicalBatch.from_texts(batch.texts)
+        for name in names:
+            probes[name].add(lexical, batch.ids, documents)
+        documents += len(batch.texts)
+        size += int(lexical.offsets[-1])
+    return {
+        "number": number, "source": source, "documents": documents, "bytes": size, "rejects": rejects,
+        "seconds": time.perf_counter() - started, "partials": {name: p.finish() for name, p in probes.items()},
+    }
+
+
+def stream_corpus(
+    texts: list[str],
+    sources: Sequence[str | Path],
+    *,
+    signals: str | list[str] | None = None,
+    corpus_layout: str | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    model: str | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    on_error: str = "fail",
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, SignalResult], dict[str, Any], dict[str, Any], list[Reject]]:
+    """Every signal's best match in the corpus for each text, with evidence, in one pass over the corpus.
+
+    Returns ``(results, prepared, params, rejects)``: the per-signal results
+    (with ``doc_ids``), what the signals prepared of the texts (the query chunk
+    vectors), the parameters used (those an index of these files would record)
+    and the corpus records skipped under ``on_error="skip"``.
+    """
+    names = signal_registry.parse(signals)
+    sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
+    files = [str(p) for p in expand_sources(sources)]
+    if not files:
+        raise ValueError("--corpus: no corpus files found")
+    params = index_params(names, None, model)
+    options = {"model": model} if model else None
+    batch = LexicalBatch.from_texts(texts)
+    sides = {}
+    for name in names:
+        if progress:
+            progress(f"stream: building the {name} table of {len(texts)} distinct texts")
+        sides[name] = stream_module(name).side(batch, params, options)
+    mergers = {name: stream_module(name).Merger(sides[name], params) for name in names}
+    items = [(number, source, params, names, sides, text_field, id_field, on_error, max_text_bytes, options)
+             for number, source in enumerate(files)]
+    total = sum(Path(f).stat().st_size for f in files)
+    started = time.perf_counter()
+    done = 0
+    rejects: list[Reject] = []
+    for part in engines.get(engine, workers, ray_address).map(stream_file, items):
+        for name in names:
+            mergers[name].add(part["number"], part["partials"][name])
+        rejects += part["rejects"]
+        done += Path(part["source"]).stat().st_size
+        if progress:
+            elapsed = time.perf_counter() - started
+            rate = done / max(elapsed, 1e-9)
+            left = (total - done) / rate if rate > 0 else float("nan")
+            progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
+                     f"{part['documents']} documents; {done / 1e6:.1f} of {total / 1e6:.1f} MB, "
+                     f"{rate / 1e6:.1f} MB/s, about {left:.0f} s left")
+    results = {name: mergers[name].result(batch) for name in names}
+    prepared = {"embedding": sides["embedding"].prepared} if "embedding" in sides else {}
+    return results, prepared, params, rejects
+
+
+def scan_corpus(
+    examples: Sequence[Example],
+    sources: Sequence[str | Path],
+    *,
+    signals: str | list[str] | None = None,
+    corpus_layout: str | None = None,
+    model: str | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    on_error: str = "fail",
+    max_text_bytes: int | None = MAX_TEXT_BYTES,
+    lm: str | None = None,
+    lm_device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pl.DataFrame, list[Reject]]:
+    """The scores table of ``examples`` against corpus ``sources`` (stream mode), and the corpus records skipped.
+
+    The same columns as :func:`overlap.scan.scan_examples` against an index of
+    the same files, with the same lexical values and evidence.
+    """
+    unique = distinct_texts(examples)
+    results, prepared, params, rejects = stream_corpus(
+        list(unique), sources, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
+        workers=workers, ray_address=ray_address, on_error=on_error, max_text_bytes=max_text_bytes,
+        progress=progress,
+    )
+    table = scores_table(examples, unique, results, prepared, params, lm=lm, lm_device=lm_device, progress=progress)
+    return table, rejects

@@ -1,0 +1,44 @@
+"""Stream mode on Ray: corpus files are the tasks, and the scores table is the local one, value for value."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from overlap import data
+from overlap.io import InputError, read_dataset
+from overlap.stream import scan_corpus
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster():
+    """A real local Ray cluster for the module (the machine's two CPUs), shut down at the end."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+def test_stream_on_ray_equals_local(tmp_path):
+    examples, _ = read_dataset(data.sample_dataset())
+    sources = data.reference_sources()
+    local, _ = scan_corpus(examples, sources, signals="ngram,minhash", engine="local", workers=1)
+    on_ray, _ = scan_corpus(examples, sources, signals="ngram,minhash", engine="ray")
+    assert on_ray.equals(local)
+    assert local["ngram_match"].drop_nulls().len() > 20  # evidence crossed the task boundary
+
+
+def test_bad_corpus_record_on_ray_is_the_input_error(tmp_path):
+    from test_stream import _bad_corpus
+
+    corpus = _bad_corpus(tmp_path)
+    examples, _ = read_dataset(data.sample_dataset())
+    with pytest.raises(InputError) as on_ray:
+        scan_corpus(examples[:5], corpus, signals="ngram", engine="ray")
+    assert str(on_ray.value).endswith("line 2, field 'text': expected a string, got int")

@@ -66,6 +66,7 @@ def default_params() -> dict:
         "rows": 4,
         "block_shingles": 16,
         "window_shingles": [32, 128, 0],
+        "window_step": 0.5,
         "signature_bits": 8,
     }
 
@@ -79,12 +80,28 @@ def stored(sigs: np.ndarray, bits: int) -> np.ndarray:
 _SIGNATURE_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
 
+def window_blocks(params: dict) -> list[int]:
+    """Blocks per window of each of ``window_shingles`` (``0``: one window per whole text)."""
+    block = params["block_shingles"]
+    return [max(size // block, 1) if size else 0 for size in params["window_shingles"]]
+
+
+def cut_windows(minima: np.ndarray, block_offsets: np.ndarray, blocks_per_window: int, params: dict):
+    """Windows of ``blocks_per_window`` blocks cut from block minima, each stepping ``window_step`` of its size.
+
+    The one definition of the windows an index holds. Returns ``(signatures, doc,
+    first_block, end_block)`` (see ``kernels.windows``).
+    """
+    step = max(int(blocks_per_window * params["window_step"]), 1)
+    return kernels.windows(minima, block_offsets, blocks_per_window, step)
+
+
 def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
     """Window signatures of every text of a batch (``0``: one window per whole text)."""
     a, b = kernels.permutations(params["num_perm"], params["minhash_seed"])
     shingles, offsets = batch.grams(params["shingle_n"])
     minima, block_offsets = kernels.block_minima(shingles, offsets, a, b, params["block_shingles"])
-    return kernels.windows(minima, block_offsets, blocks_per_window)
+    return cut_windows(minima, block_offsets, blocks_per_window, params)
 
 
 class Builder:
@@ -103,14 +120,13 @@ class Builder:
         self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
         self.sigs = NpyStream(writer.path(SIGNATURES), _SIGNATURE_DTYPES[params["signature_bits"]],
                               (params["num_perm"],))
-        self.meta = NpyStream(writer.path(WINDOWS), np.int64, (4,))
+        self.meta = NpyStream(writer.path(WINDOWS), np.int32, (4,))
         self.bands = BandRuns(writer.path(".spill-minhash"), params["bands"], spill_bytes(options))
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
         p = self.params
-        n, block = p["shingle_n"], p["block_shingles"]
-        shingles, shingle_offsets = batch.grams(n)
-        sizes = p["window_shingles"]
+        shingles, shingle_offsets = batch.grams(p["shingle_n"])
+        sizes = window_blocks(p)
         # Block minima a few hundred thousand shingles at a time, so the batch's
         # minima never sit in memory whole. Rows keep the order of one pass per
         # window size over the whole batch: the first size's windows are written
@@ -119,9 +135,9 @@ class Builder:
         for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
             offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
             chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
-            minima, block_offsets = kernels.block_minima(chunk, offsets, *self.perm, block)
+            minima, block_offsets = kernels.block_minima(chunk, offsets, *self.perm, p["block_shingles"])
             for number, size in enumerate(sizes):
-                sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
+                sigs, doc, first, last = cut_windows(minima, block_offsets, size, p)
                 meta = self._window_rows(batch, doc + lo, first, last, doc_base)
                 if number == 0:
                     self._write(sigs, meta)

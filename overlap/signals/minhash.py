@@ -1,15 +1,14 @@
 """Near-duplicate similarity: best estimated Jaccard against a corpus window, via MinHash LSH.
 
 Short examples live inside long documents, so the corpus side is not only whole
-documents but overlapping *windows* at several sizes (``window_shingles``, each
-stepping half its size); an example's whole-text signature is compared with
-every window, and the best estimate wins, which is naturally a window of
-comparable length. Signatures follow datasketch's ``affine32`` scheme exactly,
-so they can be cross-checked against it.
+documents but *windows* (``window_shingles``, each stepping ``window_step`` of
+its size); an example's whole-text signature is compared with every window,
+and the best estimate wins. Signatures follow datasketch's ``affine32`` scheme
+exactly, so they can be cross-checked against it.
 
 Shard files: ``minhash_signatures.npy`` (the low ``signature_bits`` of each
 minimum, windows x permutations: b-bit MinHash, a quarter of the bytes at 8 bits),
-``minhash_windows.npy`` (int64: document, byte start, byte end, shingles),
+``minhash_windows.npy`` (int32: document, byte start, byte end, shingles),
 ``minhash_bands.npy`` / ``minhash_band_rows.npy`` (each band's hashes sorted,
 kept as their top 32 bits, with the window row of each).
 """
@@ -48,15 +47,20 @@ def _doc_chunks(offsets: np.ndarray, size: int) -> list[tuple[int, int]]:
 
 
 def default_params() -> dict:
-    """Word 5-grams, 128 permutations in 32 bands of 4 rows.
+    """Word 5-grams, 128 permutations in 32 bands of 4 rows, windows of 128 shingles side by side.
 
     32 x 4 puts the LSH threshold near 0.42: a window with Jaccard 0.5 is a
-    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 32 and
-    128 shingles cover examples from a chat turn to a page; ``0`` adds one
-    window per whole document, for examples that copy a document entire.
-    Stored signatures keep 8 bits of each minimum (b-bit MinHash): at J = 0.5
-    and 128 permutations the estimate's standard error grows from 0.0442 to
-    0.0444, for a quarter of the bytes.
+    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 128
+    shingles, stepping their full size, cover examples of about a page; ``0``
+    adds one window per whole document, for examples that copy a document
+    entire. A window costs about 400 bytes (signature, row, 32 band entries), so
+    the 32-shingle windows stepping 16 that short examples would need cost 25
+    bytes per corpus word, twice the rest of the lexical index: short passages
+    inside long documents are the n-gram signal's (containment ranks them as
+    well, measured in ``benchmarks/validity``). Stored signatures keep 8 bits of
+    each minimum (b-bit MinHash): at J = 0.5 and 128 permutations the
+    estimate's standard error grows from 0.0442 to 0.0444, for a quarter of the
+    bytes.
     """
     return {
         "shingle_n": 5,
@@ -65,8 +69,8 @@ def default_params() -> dict:
         "bands": 32,
         "rows": 4,
         "block_shingles": 16,
-        "window_shingles": [32, 128, 0],
-        "window_step": 0.5,
+        "window_shingles": [128, 0],
+        "window_step": 1.0,
         "signature_bits": 8,
     }
 

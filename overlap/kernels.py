@@ -9,7 +9,7 @@ the same compiled code on one thread, which is faster than waking the others.
 
 Also here: the stable radix sort of ``(uint64 key, value)`` pairs that index
 building sorts n-gram and band hashes with (:func:`sort_pairs`), and the
-batched lookups a scan makes in sorted hash arrays (:func:`lookup`,
+batched lookups a scan makes in its hash tables (:func:`bucket_lookup`,
 :func:`best_candidates`).
 """
 
@@ -281,9 +281,9 @@ def block_minima(shingles, shingle_offsets, a, b, block):
     return minima, block_offsets
 
 
-@_batch_kernel(lambda minima, block_offsets, k: minima.size, 1 << 21)
-def windows(minima, block_offsets, k):
-    """Signatures of windows of ``k`` blocks, stepping ``max(k // 2, 1)`` blocks.
+@_batch_kernel(lambda minima, block_offsets, k, step: minima.size, 1 << 21)
+def windows(minima, block_offsets, k, step):
+    """Signatures of windows of ``k`` blocks, stepping ``step`` blocks (at least 1).
 
     Every text gets at least one window; the last window of a text is the one
     that first reaches its end. ``k == 0`` means one window over the whole text.
@@ -293,7 +293,7 @@ def windows(minima, block_offsets, k):
     ndocs = block_offsets.shape[0] - 1
     nperm = minima.shape[1]
     counts = np.zeros(ndocs, dtype=np.int64)
-    step = max(k // 2, 1)
+    step = max(step, 1)
     for d in range(ndocs):
         nb = block_offsets[d + 1] - block_offsets[d]
         if nb == 0:
@@ -636,38 +636,37 @@ def sorted_pairs(keys: np.ndarray, values: np.ndarray, unique: bool = False) -> 
 
 
 @njit(cache=True)
-def _gallop_lookup(keys, values, queries, positions, out):
-    """For sorted ``queries``: ``out[positions[i]] = values[j]`` where ``keys[j] == queries[i]``.
-
-    Each search gallops forward from where the previous one ended, so a sorted
-    batch of queries costs ``O(m log(n / m))`` probes, in increasing address
-    order, instead of ``m`` independent binary searches over the whole table.
-    """
-    n = keys.shape[0]
-    lo = 0
-    for i in range(queries.shape[0]):
-        q = queries[i]
-        if lo >= n:
-            break
-        lo = _gallop(keys, lo, q)
-        if lo < n and keys[lo] == q:
+def _bucket_lookup(offsets, rems, values, prefixes, positions, out):
+    """For sorted query ``prefixes``: binary search of each one's low 32 bits in its bucket."""
+    for i in range(prefixes.shape[0]):
+        p = prefixes[i]
+        bucket = np.int64(p >> np.uint64(32))
+        r = np.uint32(p & np.uint64(0xFFFFFFFF))
+        lo = np.int64(offsets[bucket])
+        hi = np.int64(offsets[bucket + 1])
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if rems[mid] < r:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < offsets[bucket + 1] and rems[lo] == r:
             out[positions[i]] = values[lo]
 
 
-def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """``values`` of each query in the sorted unique ``keys`` (int64), -1 where absent.
+def bucket_lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, prefixes: np.ndarray) -> np.ndarray:
+    """``values`` of each query prefix in a bucketed hash set (see ``signals/hashtable.py``), -1 where absent.
 
-    The same as a ``np.searchsorted`` membership test, done on the queries in
-    sorted order (sorted with :func:`sort_pairs`), which touches the table far
-    less when it is large or memory-mapped.
+    Queries are looked up in sorted order, so a large memory-mapped table is
+    read in increasing address order.
     """
-    out = np.full(len(queries), -1, dtype=np.int64)
-    if len(queries) == 0 or len(keys) == 0:
+    out = np.full(len(prefixes), -1, dtype=np.int64)
+    if len(prefixes) == 0 or len(rems) == 0:
         return out
-    q = np.array(queries, dtype=np.uint64)
+    q = np.array(prefixes, dtype=np.uint64)
     positions = np.arange(len(q), dtype=np.int64)
     sort_pairs(q, positions, np.empty_like(q), np.empty_like(positions), False)
-    _gallop_lookup(keys, values, q, positions, out)
+    _bucket_lookup(offsets, rems, values, q, positions, out)
     return out
 
 

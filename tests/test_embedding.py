@@ -319,9 +319,8 @@ def test_build_writes_plain_files(small_index, params):
     assert manifest.counts()["chunks"] == len(vectors)
     assert set(chunks[:, 0].tolist()) == set(range(len(docs)))
     assert json.loads((shard / embedding.META).read_text())["faiss"] == "flat-ip"
-    import faiss
-
-    assert faiss.read_index(str(shard / embedding.FAISS)).ntotal == len(vectors)
+    # An exact index is rebuilt from the vectors at scan time, not stored twice.
+    assert not (shard / embedding.FAISS).exists()
 
 
 def test_paraphrase_scores_higher_than_novel_text_and_cites_its_document(small_index):
@@ -359,6 +358,25 @@ def test_second_build_of_the_same_corpus_embeds_nothing(small_index, tmp_path):
     a = np.load(out / "shard-00000" / embedding.VECTORS)
     b = np.load(tmp_path / "index" / "shard-00000" / embedding.VECTORS)
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_shard_above_the_exact_limit_stores_only_its_hnsw_index_and_finds_the_same_chunks(small_index, tmp_path):
+    out, docs = small_index
+    corpus = tmp_path / "again.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    hnsw = tmp_path / "hnsw"
+    build_index([corpus], hnsw, signals="embedding", params={"embedding_max_exact": 5})
+    shard = hnsw / "shard-00000"
+    meta = json.loads((shard / embedding.META).read_text())
+    assert meta["faiss"] == "hnsw-ip" and meta["chunks"] > 5
+    assert (shard / embedding.FAISS).exists() and not (shard / embedding.VECTORS).exists()
+    # float16 vectors plus the graph: about 2 * dim + 8 * M bytes a chunk, not 4 * dim + 8 * M.
+    assert (shard / embedding.FAISS).stat().st_size / meta["chunks"] < 2 * 384 + 8 * embedding.HNSW_M + 64
+    texts = [" ".join(d["text"].split()[10:60]) for d in docs]
+    exact = query_index(texts, out, read_manifest(out))[0]["embedding"]
+    approx = query_index(texts, hnsw, read_manifest(hnsw))[0]["embedding"]
+    assert approx.doc_ids == exact.doc_ids
+    np.testing.assert_allclose(approx.score, exact.score, atol=1e-6)
 
 
 def test_scanning_with_another_model_is_refused(small_index, tmp_path):

@@ -104,13 +104,21 @@ def _check_minhash(texts: list[str], params: dict = PARAMS) -> None:
     for row, d in enumerate(doc):
         np.testing.assert_array_equal(sigs[row], _datasketch(shingles[offsets[d] : offsets[d + 1]]))
     # Every window of every size (the index side): the MinHash of exactly its shingles.
-    for size in params["window_shingles"]:
-        sigs, doc, first, last = minhash.signatures(batch, params, max(size // block, 1) if size else 0)
+    for size in minhash.window_blocks(params):
+        sigs, doc, first, last = minhash.signatures(batch, params, size)
         for row in range(len(sigs)):
             d = doc[row]
             lo = offsets[d] + first[row] * block
             hi = min(offsets[d] + last[row] * block, offsets[d + 1])
             np.testing.assert_array_equal(sigs[row], _datasketch(shingles[lo:hi]))
+        # Each text's windows start a step apart and together cover all its blocks.
+        step = max(int(size * params["window_step"]), 1)
+        for d in np.unique(doc):
+            starts, ends = first[doc == d], last[doc == d]
+            blocks = -(-(offsets[d + 1] - offsets[d]) // block)
+            assert starts[0] == 0 and ends[-1] == blocks
+            if size:
+                np.testing.assert_array_equal(starts, np.arange(len(starts)) * step)
 
 
 def test_minhash_matches_datasketch_on_bundled_corpus():
@@ -120,10 +128,12 @@ def test_minhash_matches_datasketch_on_bundled_corpus():
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", "Ωμέγα", "x1", "na\u0308ive"]),
                          max_size=120).map(" ".join), max_size=4),
-       st.sampled_from([(1, 1, [1, 2, 0]), (2, 16, [32, 128, 0]), (5, 16, [32, 128, 0]), (3, 7, [7, 21])]))
+       st.sampled_from([(1, 1, [1, 2, 0], 0.5), (2, 16, [32, 128, 0], 1.0), (5, 16, [32, 128, 0], 0.5),
+                        (3, 7, [7, 21], 1.0), (2, 4, [16], 0.25)]))
 def test_minhash_windows_match_datasketch(texts, shape):
-    n, block, windows = shape
-    _check_minhash(texts, {**PARAMS, "shingle_n": n, "block_shingles": block, "window_shingles": windows})
+    n, block, windows, step = shape
+    _check_minhash(texts, {**PARAMS, "shingle_n": n, "block_shingles": block, "window_shingles": windows,
+                           "window_step": step})
 
 
 def test_minhash_estimates_are_within_estimator_error_of_exact_jaccard():
@@ -275,11 +285,12 @@ def test_sorted_runs_spilled_or_not_give_the_same_arrays(tmp_path, unique, budge
         runs.add(keys, np.arange(base, base + len(keys), dtype=np.uint32))
         base += len(keys)
     spilled = budget < (1 << 30)
-    count = runs.finish(tmp_path / "k.npy", tmp_path / "v.npy")
+    blocks = []
+    runs.drain(lambda k, v: blocks.append((k.copy(), v.copy())))
     all_keys = np.concatenate(chunks)
     want = _reference_sort(all_keys, np.arange(len(all_keys), dtype=np.uint32), unique)
-    got_keys, got_values = np.load(tmp_path / "k.npy"), np.load(tmp_path / "v.npy")
-    assert count == len(want[0])
+    got_keys = np.concatenate([k for k, _ in blocks])
+    got_values = np.concatenate([v for _, v in blocks])
     np.testing.assert_array_equal(got_keys, want[0])
     np.testing.assert_array_equal(got_values, want[1])
     assert got_values.dtype == np.uint32

@@ -47,22 +47,32 @@ def test_verbatim_passages_are_contained_and_familiar(verbatim):
 
 
 def test_verbatim_passages_find_a_near_duplicate_window(verbatim):
-    scores, _ = verbatim
-    # A passage copied from a document has a window of comparable length with high Jaccard.
-    assert scores["minhash_jaccard"].median() > 0.5
-    assert (scores["minhash_jaccard"] > 0.3).mean() > 0.9
+    scores, pairs = verbatim
+    # A passage of a page copied from a document overlaps a 128-shingle window by most of it;
+    # shorter ones are found by their n-grams (containment 1.0 above), not by a window's Jaccard.
+    long = np.array([len(text.split()) == 200 for _, text in pairs])
+    assert long.sum() >= 8
+    jaccard = scores["minhash_jaccard"].to_numpy()[long]
+    assert np.median(jaccard) > 0.5
+    assert (jaccard > 0.4).mean() >= 0.9
 
 
 def test_evidence_document_contains_the_matched_text(verbatim, reference_docs):
     scores, pairs = verbatim
     by_id = {d["id"]: d["text"] for docs in reference_docs.values() for d in docs}
+    cited = 0
     for row in scores.iter_rows(named=True):
         for prefix in ("ngram", "minhash"):
             doc_id, match = row[f"{prefix}_doc_id"], row[f"{prefix}_match"]
+            if prefix == "minhash" and row["minhash_jaccard"] == 0.0:
+                assert doc_id is None  # no window was a candidate: nothing to cite
+                continue
+            cited += prefix == "minhash"
             assert doc_id is not None and match
             normalized = ref.normalize(by_id[doc_id])
             # Offsets are character offsets in the normalised document.
             assert normalized[row[f"{prefix}_doc_start"] : row[f"{prefix}_doc_end"]] == match
+    assert cited >= scores.height // 2
     # The n-gram evidence is the source document itself (these passages occur once).
     hits = [row["ngram_doc_id"] == doc for row, (doc, _) in zip(scores.iter_rows(named=True), pairs)]
     assert np.mean(hits) > 0.9

@@ -14,7 +14,7 @@ from typing import Any
 from overlap.io.writers import atomic_write_bytes
 
 FORMAT = "overlap-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 PLAN_FILE = "build-plan.json"  # written by a build before its first shard, removed with the manifest
 

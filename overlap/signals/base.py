@@ -67,6 +67,10 @@ class DocStore:
     def _group(self, shard: int, group: int) -> pa.Table:
         return self._file(shard).read_row_group(group, columns=["id", "text"])
 
+    def documents(self, shard: int) -> int:
+        """Number of documents in a shard."""
+        return self._file(shard).metadata.num_rows
+
     def doc_id(self, shard: int, row: int) -> str:
         return self._group(shard, row // DOCS_ROW_GROUP)["id"][row % DOCS_ROW_GROUP].as_py()
 

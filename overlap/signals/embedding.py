@@ -13,11 +13,13 @@ all-MiniLM-L6-v2, see ``overlap/models.py``), cached by content hash
 (``overlap/embed_cache.py``) so nothing is embedded twice; the bundled
 reference corpus ships with its chunks already embedded.
 
-Shard files: ``embedding_vectors.npy`` (float16, chunks x dim),
-``embedding_chunks.npy`` (int64: document row, byte start, byte end in the
-normalised document), ``embedding.faiss`` (``faiss.write_index``: exact
-``IndexFlatIP`` up to ``embedding_max_exact`` chunks, else ``IndexHNSWFlat``
-with M=32 and inner product) and ``embedding.json`` (which index type).
+Shard files: ``embedding_chunks.npy`` (int64: document row, byte start, byte
+end in the normalised document), ``embedding.json`` (which index type) and the
+vectors, stored once: up to ``embedding_max_exact`` chunks as
+``embedding_vectors.npy`` (float16, chunks x dim), from which a scan builds an
+exact ``IndexFlatIP``; above it as ``embedding.faiss`` (``faiss.write_index``
+of an ``IndexHNSWSQ`` with M=32, inner product, vectors kept as float16: the
+cached vectors are float16 already, so nothing is lost).
 """
 
 from __future__ import annotations
@@ -197,8 +199,9 @@ def build_faiss(vectors: np.ndarray, max_exact: int):
     if len(data) <= max_exact:
         index, kind = faiss.IndexFlatIP(dim), "flat-ip"
     else:
-        index, kind = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT), "hnsw-ip"
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        kind = "hnsw-ip"
     if len(data):
         index.add(data)
     return index, kind
@@ -226,13 +229,16 @@ class Builder:
         self.embedder.flush()
         vectors = np.concatenate(self.vectors) if self.vectors else np.zeros((0, dim), np.float16)
         chunks = np.concatenate(self.chunks) if self.chunks else np.zeros((0, 3), np.int64)
-        index, kind = build_faiss(vectors, int(self.params["embedding_max_exact"]))
-        self.writer.save_array(VECTORS, vectors.astype(np.float16))
         self.writer.save_array(CHUNKS, chunks)
-        _faiss().write_index(index, str(self.writer.path(FAISS)))
-        meta = {"faiss": kind, "dim": dim, "chunks": len(vectors), "model_sha256": self.params["embedding_model_sha256"]}
-        if kind == "hnsw-ip":
-            meta.update(hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION)
+        meta = {"faiss": "flat-ip", "dim": dim, "chunks": len(vectors),
+                "model_sha256": self.params["embedding_model_sha256"]}
+        if len(vectors) <= int(self.params["embedding_max_exact"]):
+            # An exact index is a float32 copy of the vectors: a scan rebuilds it instead of reading one.
+            self.writer.save_array(VECTORS, vectors.astype(np.float16))
+        else:
+            index, meta["faiss"] = build_faiss(vectors, int(self.params["embedding_max_exact"]))
+            _faiss().write_index(index, str(self.writer.path(FAISS)))
+            meta.update(hnsw_m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION, storage="fp16")
         self.writer.path(META).write_text(json.dumps(meta, indent=2, sort_keys=True))
         return {"chunks": len(vectors), "embedded": self.embedder.embedded}
 
@@ -286,15 +292,20 @@ class Reader:
         self.shard = shard
         meta_path = shard.folder / META
         self.meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        faiss = _faiss()
-        try:
-            self.index = faiss.read_index(str(shard.folder / FAISS))
-        except RuntimeError as exc:
-            raise IndexError_(f"{shard.folder / FAISS}: unreadable FAISS index ({exc})") from exc
+        if shard.has(FAISS):
+            path = shard.folder / FAISS
+            try:
+                self.index = _faiss().read_index(str(path))
+            except RuntimeError as exc:
+                raise IndexError_(f"{path}: unreadable FAISS index ({exc})") from exc
+        else:
+            path = shard.folder / VECTORS
+            vectors = shard.array(VECTORS)
+            if vectors.ndim != 2:
+                raise IndexError_(f"{path}: expected chunks x dim vectors, got shape {vectors.shape}")
+            self.index, _ = build_faiss(vectors, max_exact=len(vectors))
         if self.index.d != int(params["embedding_dim"]):
-            raise IndexError_(
-                f"{shard.folder / FAISS}: {self.index.d}-d vectors, the manifest says {params['embedding_dim']}"
-            )
+            raise IndexError_(f"{path}: {self.index.d}-d vectors, the manifest says {params['embedding_dim']}")
         if hasattr(self.index, "hnsw"):
             self.index.hnsw.efSearch = HNSW_EF_SEARCH
 

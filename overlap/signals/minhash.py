@@ -1,15 +1,14 @@
 """Near-duplicate similarity: best estimated Jaccard against a corpus window, via MinHash LSH.
 
 Short examples live inside long documents, so the corpus side is not only whole
-documents but overlapping *windows* at several sizes (``window_shingles``, each
-stepping half its size); an example's whole-text signature is compared with
-every window, and the best estimate wins, which is naturally a window of
-comparable length. Signatures follow datasketch's ``affine32`` scheme exactly,
-so they can be cross-checked against it.
+documents but *windows* (``window_shingles``, each stepping ``window_step`` of
+its size); an example's whole-text signature is compared with every window,
+and the best estimate wins. Signatures follow datasketch's ``affine32`` scheme
+exactly, so they can be cross-checked against it.
 
 Shard files: ``minhash_signatures.npy`` (the low ``signature_bits`` of each
 minimum, windows x permutations: b-bit MinHash, a quarter of the bytes at 8 bits),
-``minhash_windows.npy`` (int64: document, byte start, byte end, shingles),
+``minhash_windows.npy`` (int32: document, byte start, byte end, shingles),
 ``minhash_bands.npy`` / ``minhash_band_rows.npy`` (each band's hashes sorted,
 kept as their top 32 bits, with the window row of each).
 """
@@ -48,15 +47,20 @@ def _doc_chunks(offsets: np.ndarray, size: int) -> list[tuple[int, int]]:
 
 
 def default_params() -> dict:
-    """Word 5-grams, 128 permutations in 32 bands of 4 rows.
+    """Word 5-grams, 128 permutations in 32 bands of 4 rows, windows of 128 shingles side by side.
 
     32 x 4 puts the LSH threshold near 0.42: a window with Jaccard 0.5 is a
-    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 32 and
-    128 shingles cover examples from a chat turn to a page; ``0`` adds one
-    window per whole document, for examples that copy a document entire.
-    Stored signatures keep 8 bits of each minimum (b-bit MinHash): at J = 0.5
-    and 128 permutations the estimate's standard error grows from 0.0442 to
-    0.0444, for a quarter of the bytes.
+    candidate with probability 0.87, one with 0.6 with 0.98. Windows of 128
+    shingles, stepping their full size, cover examples of about a page; ``0``
+    adds one window per whole document, for examples that copy a document
+    entire. A window costs about 400 bytes (signature, row, 32 band entries), so
+    the 32-shingle windows stepping 16 that short examples would need cost 25
+    bytes per corpus word, twice the rest of the lexical index: short passages
+    inside long documents are the n-gram signal's (containment ranks them as
+    well, measured in ``benchmarks/validity``). Stored signatures keep 8 bits of
+    each minimum (b-bit MinHash): at J = 0.5 and 128 permutations the
+    estimate's standard error grows from 0.0442 to 0.0444, for a quarter of the
+    bytes.
     """
     return {
         "shingle_n": 5,
@@ -65,7 +69,8 @@ def default_params() -> dict:
         "bands": 32,
         "rows": 4,
         "block_shingles": 16,
-        "window_shingles": [32, 128, 0],
+        "window_shingles": [128, 0],
+        "window_step": 1.0,
         "signature_bits": 8,
     }
 
@@ -79,12 +84,28 @@ def stored(sigs: np.ndarray, bits: int) -> np.ndarray:
 _SIGNATURE_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
 
+def window_blocks(params: dict) -> list[int]:
+    """Blocks per window of each of ``window_shingles`` (``0``: one window per whole text)."""
+    block = params["block_shingles"]
+    return [max(size // block, 1) if size else 0 for size in params["window_shingles"]]
+
+
+def cut_windows(minima: np.ndarray, block_offsets: np.ndarray, blocks_per_window: int, params: dict):
+    """Windows of ``blocks_per_window`` blocks cut from block minima, each stepping ``window_step`` of its size.
+
+    The one definition of the windows an index holds. Returns ``(signatures, doc,
+    first_block, end_block)`` (see ``kernels.windows``).
+    """
+    step = max(int(blocks_per_window * params["window_step"]), 1)
+    return kernels.windows(minima, block_offsets, blocks_per_window, step)
+
+
 def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
     """Window signatures of every text of a batch (``0``: one window per whole text)."""
     a, b = kernels.permutations(params["num_perm"], params["minhash_seed"])
     shingles, offsets = batch.grams(params["shingle_n"])
     minima, block_offsets = kernels.block_minima(shingles, offsets, a, b, params["block_shingles"])
-    return kernels.windows(minima, block_offsets, blocks_per_window)
+    return cut_windows(minima, block_offsets, blocks_per_window, params)
 
 
 def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.ndarray]):
@@ -101,14 +122,13 @@ def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.nd
     """
     n, block = params["shingle_n"], params["block_shingles"]
     shingles, shingle_offsets = batch.grams(n)
-    sizes = params["window_shingles"]
-    later: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in sizes[1:]]
+    later: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in params["window_shingles"][1:]]
     for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
         offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
         chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
         minima, block_offsets = kernels.block_minima(chunk, offsets, *perm, block)
-        for number, size in enumerate(sizes):
-            sigs, doc, first, last = kernels.windows(minima, block_offsets, max(size // block, 1) if size else 0)
+        for number, blocks in enumerate(window_blocks(params)):
+            sigs, doc, first, last = cut_windows(minima, block_offsets, blocks, params)
             meta = _window_meta(batch, params, doc + lo, first, last)
             if number == 0:
                 yield sigs, meta
@@ -151,7 +171,7 @@ class Builder:
         self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
         self.sigs = NpyStream(writer.path(SIGNATURES), _SIGNATURE_DTYPES[params["signature_bits"]],
                               (params["num_perm"],))
-        self.meta = NpyStream(writer.path(WINDOWS), np.int64, (4,))
+        self.meta = NpyStream(writer.path(WINDOWS), np.int32, (4,))
         self.bands = BandRuns(writer.path(".spill-minhash"), params["bands"], spill_bytes(options))
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:

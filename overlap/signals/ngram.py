@@ -1,8 +1,13 @@
 """Exact word n-gram containment: the share of a text's n-grams found anywhere in the corpus.
 
-A shard stores the sorted unique 64-bit hashes of its documents' word n-grams
-(``ngram_hashes.npy``) and, for each, the first document it occurs in
-(``ngram_docs.npy``). Membership is a binary search; shards merge by union.
+A shard stores the set of its documents' word n-gram hashes as a bucketed hash
+set (``signals/hashtable.py``: ``ngram_hashes.npy`` holds 32 bits of each
+hash, ``ngram_buckets.npy`` where each bucket starts, about 4.25 bytes per
+n-gram) and, for each, the group of documents its first occurrence is in
+(``ngram_docs.npy``, ``uint16``). A group is one document while a shard has at
+most 65,536 of them, and ``ceil(documents / 65536)`` consecutive documents
+beyond: evidence then looks for the matched run in each document of the group.
+Membership is a binary search in one bucket; shards merge by union.
 """
 
 from __future__ import annotations
@@ -11,15 +16,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
+from overlap.signals import hashtable
 from overlap.signals.base import DocStore, SignalResult
 from overlap.signals.runs import SortedRuns, spill_bytes
 
 NAME = "ngram"
 HASHES = "ngram_hashes.npy"
+BUCKETS = "ngram_buckets.npy"
 DOCS = "ngram_docs.npy"
+DOC_DTYPE = np.uint16
+DOC_GROUPS = 1 << 16
+
+
+def doc_group(documents: int) -> int:
+    """Documents per group in a shard of ``documents`` documents (a group number fits ``DOC_DTYPE``)."""
+    return max(1, -(-documents // DOC_GROUPS))
 
 
 def default_params() -> dict:
@@ -33,7 +46,7 @@ class Builder:
     Hashes are buffered with their document numbers up to the memory budget
     (``options["spill_bytes"]``, ``$OVERLAP_SPILL_BYTES``, default 128 MiB),
     sorted into runs spilled to the shard's temp folder, and merged at the end
-    into the sorted unique hashes with each one's first document (see
+    into the bucketed hash set with each hash's first document group (see
     ``signals/runs.py``); the spill files are gone before the shard commits.
     """
 
@@ -42,44 +55,52 @@ class Builder:
         self.writer = writer
         self.runs = SortedRuns(writer.path(".spill-ngram"), np.uint32, unique=True, budget=spill_bytes(options))
         self.total = 0
+        self.documents = 0
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
         grams, offsets = batch.grams(self.n)
         docs = np.repeat(np.arange(len(batch), dtype=np.uint32) + np.uint32(doc_base), np.diff(offsets))
         self.total += len(grams)
+        self.documents = max(self.documents, doc_base + len(batch))
         self.runs.add(grams, docs)
 
     def finish(self) -> dict[str, int]:
-        unique = self.runs.finish(self.writer.path(HASHES), self.writer.path(DOCS))
-        return {"ngrams": self.total, "unique_ngrams": unique}
+        w = self.writer
+        table = hashtable.BucketedWriter(w.path(HASHES), w.path(BUCKETS), w.path(DOCS), self.total, DOC_DTYPE)
+        group = doc_group(self.documents)
+        self.runs.drain(lambda hashes, docs: table.append(hashes, (docs // group).astype(DOC_DTYPE)))
+        return {"ngrams": self.total, "unique_ngrams": table.close()}
 
 
 @dataclass
 class Partial:
-    """For each query n-gram: the document of this shard holding it, or -1."""
+    """For each query n-gram: the document group of this shard holding it, or -1; and the group size."""
 
     doc: np.ndarray
+    group: int
 
 
 class Reader:
     def __init__(self, shard: Shard, params: dict):
         self.n = params["ngram_n"]
         self.hashes = shard.array(HASHES)
+        self.buckets = shard.array(BUCKETS)
         self.docs = shard.array(DOCS)
+        self.group = doc_group(shard.entry["counts"]["documents"])
 
     def query(self, batch: LexicalBatch, prepared: object = None) -> Partial:
         grams, _ = batch.grams(self.n)
-        return Partial(kernels.lookup(self.hashes, self.docs, grams))
+        return Partial(hashtable.lookup(self.buckets, self.hashes, self.docs, grams), self.group)
 
 
 def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
-    """Union over shards; evidence is the longest run of matched n-grams in one document."""
+    """Union over shards; evidence is the longest run of matched n-grams in one document (group)."""
     grams, _ = batch.grams(params["ngram_n"])
     shard = np.full(len(grams), -1, dtype=np.int64)
     doc = np.full(len(grams), -1, dtype=np.int64)
     for number, part in enumerate(partials):
         union_into(shard, doc, number, part.doc)
-    return assemble(shard, doc, batch, docs, params)
+    return assemble(shard, doc, batch, docs, params, [part.group for part in partials])
 
 
 def union_into(shard: np.ndarray, doc: np.ndarray, number: int, part_doc: np.ndarray) -> None:
@@ -89,8 +110,14 @@ def union_into(shard: np.ndarray, doc: np.ndarray, number: int, part_doc: np.nda
     doc[fresh] = part_doc[fresh]
 
 
-def assemble(shard: np.ndarray, doc: np.ndarray, batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
-    """Scores and evidence from the (shard, document) holding each query n-gram (-1: none)."""
+def assemble(
+    shard: np.ndarray, doc: np.ndarray, batch: LexicalBatch, docs: DocStore, params: dict,
+    groups: list[int] | None = None,
+) -> SignalResult:
+    """Scores and evidence from the (shard, document group) holding each query n-gram (-1: none).
+
+    ``groups[s]`` is shard ``s``'s documents per group (see :func:`doc_group`); ``None``: one each.
+    """
     n = params["ngram_n"]
     grams, offsets = batch.grams(n)
     result = SignalResult.empty(len(batch))
@@ -109,12 +136,13 @@ def assemble(shard: np.ndarray, doc: np.ndarray, batch: LexicalBatch, docs: DocS
     plans.sort()
     for key, d, start, length in plans:
         lo = offsets[d]
-        _attach_evidence(result, d, docs, n, grams[lo + start : lo + start + length], key)
+        group = groups[key >> 32] if groups else 1
+        _attach_evidence(result, d, docs, n, grams[lo + start : lo + start + length], key, group)
     return result
 
 
 def _evidence_run(shard: np.ndarray, doc: np.ndarray) -> tuple[int, int, int]:
-    """The (shard, document) key most of a text's matched n-grams come from, and its longest run."""
+    """The (shard, document group) key most of a text's matched n-grams come from, and its longest run."""
     keys = shard * (1 << 32) + doc
     values, counts = np.unique(keys[shard >= 0], return_counts=True)
     key = int(values[np.argmax(counts)])
@@ -133,15 +161,19 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     return int(starts[best]), int(lengths[best])
 
 
-def _attach_evidence(result, d, docs, n, run, key) -> None:
-    s, row = key >> 32, key & 0xFFFFFFFF
-    located = _locate(docs.lexical(s, row), run, n)
-    if located is None:
-        # The run's n-grams are each in the document but not contiguously: cite one n-gram.
-        located = _locate(docs.lexical(s, row), run[:1], n)
-    result.shard[d], result.doc[d] = s, row
-    if located is not None:
-        result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, *located)
+def _attach_evidence(result, d, docs, n, run, key, group) -> None:
+    """Cite the first document of the key's group that holds the run (else one of its n-grams)."""
+    s, g = key >> 32, key & 0xFFFFFFFF
+    rows = range(g, g + 1) if group == 1 else range(g * group, min((g + 1) * group, docs.documents(s)))
+    for piece in (run, run[:1]):
+        # The run's n-grams may each be in the group but not contiguously in one document: then cite one n-gram.
+        for row in rows:
+            located = _locate(docs.lexical(s, row), piece, n)
+            if located is not None:
+                result.shard[d], result.doc[d] = s, row
+                result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, *located)
+                return
+    result.shard[d], result.doc[d] = s, rows[0]
 
 
 def _locate(doc: LexicalBatch, run: np.ndarray, n: int) -> tuple[int, int] | None:

@@ -303,26 +303,18 @@ class SortedRuns:
         np.save(paths[1], values, allow_pickle=False)
         self.spilled.append((*paths, keys[::FENCE].copy()))
 
-    def finish(self, keys_path: str | Path, values_path: str | Path) -> int:
-        """Write the merged sorted keys and their values as two ``.npy`` files; return the count."""
+    def drain(self, emit: Callable[[np.ndarray, np.ndarray], None]) -> None:
+        """Hand every pair to ``emit`` in sorted order, a block of ``(keys, values)`` at a time.
+
+        The blocks are views into work buffers, valid until ``emit`` returns.
+        """
         if not self.spilled:
             if self.fill:
-                keys, values = self._sort_pending()
-            else:
-                keys, values = np.zeros(0, np.uint64), np.zeros(0, self.value_dtype)
-            np.save(keys_path, keys, allow_pickle=False)
-            np.save(values_path, values, allow_pickle=False)
+                emit(*self._sort_pending())
             self._release()
-            return len(keys)
+            return
         self.spill()
         runs = [FileRun(k, v, fence) for k, v, fence in self.spilled]
-        keys_out = NpyStream(keys_path, np.uint64)
-        values_out = NpyStream(values_path, self.value_dtype)
-
-        def emit(k: np.ndarray, v: np.ndarray) -> None:
-            keys_out.append(k)
-            values_out.append(v)
-
         # The merge may use all three copies' worth of the budget as its one buffer.
         capacity = self.capacity * 3 // 2
         self.work = ()
@@ -334,10 +326,7 @@ class SortedRuns:
             for run in runs:
                 run.close()
         del buffers
-        count = keys_out.close()
-        values_out.close()
         self._release()
-        return count
 
     def _release(self) -> None:
         self.pending = []

@@ -158,7 +158,7 @@ def scan_examples(
         data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
         data[f"{prefix}_doc_end"] = result.end[whole]
         data[f"{prefix}_match"] = [result.match[i] for i in whole]
-    fam_all = score.familiarity(per_text_signals)
+    fam_all = score.familiarity(per_text_signals, manifest.calibration)
     fam = fam_all[whole]
     lm_frame = None
     if lm is not None:
@@ -168,6 +168,8 @@ def scan_examples(
         fam = score.with_lm(fam, lm_frame["lm_familiarity"].fill_null(np.nan).to_numpy())
     data["familiarity"] = fam
     data["label"] = score.label(fam)
+    if "semantic_similarity" in per_text_signals:
+        data["familiar_content"] = score.familiar_content(data["semantic_similarity"], manifest.calibration)
     for side in ("prompt", "response"):
         idx = np.array([unique[getattr(e, side)] for e in examples], dtype=np.int64)
         has_side = np.array([bool(getattr(e, side)) and getattr(e, side) != e.text for e in examples])

@@ -8,6 +8,10 @@ one model per subset of signals. Its linear score ``z`` is turned into
 ``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
 boundary, placed where at most 4% of held-out same-style novel text crosses it.
 Rerun ``benchmarks/validity/run.py`` and ``fit.py`` after changing a signal.
+
+An index fitted on its own corpus at build time (``overlap.calibrate``) carries
+its models in its manifest; every function here takes that ``calibration`` and
+uses its models, falling back to ``calibration.json`` where it has none.
 """
 
 from __future__ import annotations
@@ -42,20 +46,28 @@ def _models() -> dict[tuple[str, ...], dict]:
     return {tuple(m["signals"]): m for m in data["models"]}
 
 
-def model_for(signals: list[str]) -> dict:
+def _fitted(calibration: dict | None) -> dict[tuple[str, ...], dict]:
+    """An index's own models where its calibration has them, else the bundled ones."""
+    if calibration and calibration.get("models"):
+        return {tuple(m["signals"]): m for m in calibration["models"]}
+    return _models()
+
+
+def model_for(signals: list[str], calibration: dict | None = None) -> dict:
     """The fitted model for exactly this set of signal columns."""
     key = tuple(n for n in ORDER if n in signals)
-    if key not in _models():
+    models = _fitted(calibration)
+    if key not in models:
         raise ValueError(f"no calibration for signals {list(key)}; rerun benchmarks/validity/fit.py")
-    return _models()[key]
+    return models[key]
 
 
-def linear_score(signals: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+def linear_score(signals: dict[str, np.ndarray], calibration: dict | None = None) -> tuple[np.ndarray, dict]:
     """The model's linear score per example (NaN where no signal has a value) and the model."""
     present = {n: np.asarray(v, dtype=float) for n, v in signals.items() if n in ORDER}
     if not present:
         raise ValueError("no scored signal to combine")
-    model = model_for(list(present))
+    model = model_for(list(present), calibration)
     missing = np.isnan(np.column_stack(list(present.values()))).all(axis=1)
     x = features({n: np.nan_to_num(v, nan=0.0) for n, v in present.items()})
     z = x @ np.asarray(model["coefficients"]) + model["intercept"]
@@ -63,9 +75,9 @@ def linear_score(signals: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
     return z, model
 
 
-def familiarity(signals: dict[str, np.ndarray]) -> np.ndarray:
+def familiarity(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
     """Familiarity in [0, 1] per example; NaN where there was nothing to score."""
-    z, model = linear_score(signals)
+    z, model = linear_score(signals, calibration)
     return 1.0 / (1.0 + np.exp(-SHARPNESS * (z - model["threshold"])))
 
 
@@ -79,19 +91,39 @@ def label(fam: np.ndarray) -> np.ndarray:
     return out
 
 
-def single_threshold(column: str) -> float | None:
+def single_threshold(column: str, calibration: dict | None = None) -> float | None:
     """The value at which this signal alone makes an example familiar (its one-signal model)."""
-    if (column,) not in _models():
+    if (column,) not in _fitted(calibration):
         return None
     grid = np.linspace(0.0, 1.0, 10001)
-    fam = familiarity({column: grid})
+    fam = familiarity({column: grid}, calibration)
     above = np.flatnonzero(fam >= FAMILIAR_AT)
     return float(grid[above[0]]) if len(above) else None
 
 
-def contributions(signals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def content_threshold(calibration: dict | None = None) -> float | None:
+    """Semantic similarity at which an example restates the corpus (``familiar_content``).
+
+    An index's own held-out 96th percentile where it was fitted; else the bundled
+    one-signal semantic model's threshold, fitted to the same 4% of held-out text.
+    """
+    if calibration and calibration.get("content_threshold") is not None:
+        return float(calibration["content_threshold"])
+    return single_threshold("semantic_similarity")
+
+
+def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> np.ndarray:
+    """Per example, whether its meaning matches the corpus, however its words differ (None unscored)."""
+    semantic = np.asarray(semantic, dtype=float)
+    cut = content_threshold(calibration)
+    out = np.array(semantic >= cut, dtype=object)
+    out[np.isnan(semantic)] = None
+    return out
+
+
+def contributions(signals: dict[str, np.ndarray], calibration: dict | None = None) -> dict[str, np.ndarray]:
     """Each signal's share of the linear score (sqrt containment folded into n-grams)."""
-    z, model = linear_score(signals)
+    z, model = linear_score(signals, calibration)
     names = [n for n in ORDER if n in signals]
     x = features({n: np.nan_to_num(np.asarray(signals[n], dtype=float), nan=0.0) for n in names})
     terms = x * np.asarray(model["coefficients"])
@@ -101,9 +133,9 @@ def contributions(signals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def driver(signals: dict[str, np.ndarray]) -> np.ndarray:
+def driver(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
     """Per example, the signal contributing most to its score (None where nothing was scored)."""
-    parts = contributions(signals)
+    parts = contributions(signals, calibration)
     names = list(parts)
     stacked = np.vstack([parts[n] for n in names])
     out = np.array(names, dtype=object)[np.argmax(stacked, axis=0)]

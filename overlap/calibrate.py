@@ -1,0 +1,305 @@
+"""Self-calibration of an index on its own corpus: the combined score and label fitted per index.
+
+A signal's meaning moves with the corpus (a larger corpus gives every text a
+closer semantic neighbour, boilerplate shares n-grams by chance), so a build
+holds out a deterministic sample of documents by id hash (never indexed, kept
+in each shard's ``holdout.parquet``), plants copies of indexed documents with
+``overlap.planting``, scores both against the new index and fits, per subset of
+the index's signals, the logistic combination and the label threshold (at most
+4% of held-out windows called familiar). The fit and its measured validity
+(the *card*: AUROC per planted kind, false-familiar rate, thresholds, measured
+out of fold so it is not the fit's own training score) go into the manifest.
+
+A corpus too small to hold out from keeps the bundled ``calibration.json``:
+under ``MIN_SOURCE_BYTES`` of sources nothing is held out, and with fewer than
+``MIN_HELDOUT_DOCS`` held-out or ``MIN_INDEXED_DOCS`` indexed documents the fit
+is skipped, each time with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from overlap import planting, score
+from overlap import signals as signal_registry
+from overlap import text as ref
+
+HOLDOUT_FILE = "holdout.parquet"
+HOLDOUT_SALT = b"overlap-holdout\0"
+MAX_HOLDOUT_RATE = 0.05
+HOLDOUT_TARGET_BYTES = 4 << 20  # of source files: enough held-out text at any corpus size
+MIN_SOURCE_BYTES = 1 << 20
+MIN_HELDOUT_DOCS = 20
+MIN_INDEXED_DOCS = 50
+PER_KIND = 60
+HELDOUT_ITEMS = 200
+INDEXED_SAMPLE = 400
+MAX_FALSE_FAMILIAR = 0.04
+DUPLICATE_AT = 0.5  # whole-document containment or Jaccard above which a held-out document is a copy
+SEED = 0
+C = 10.0  # inverse L2 strength of the logistic fit, as in benchmarks/validity/fit.py
+
+
+def holdout_rate_for(source_bytes: int) -> float:
+    """Share of documents to hold out of a first build over ``source_bytes`` of source files.
+
+    0 below ``MIN_SOURCE_BYTES`` (too small to hold out from), else 5%, falling for
+    large corpora so that about ``HOLDOUT_TARGET_BYTES`` of sources are held out.
+    """
+    if source_bytes < MIN_SOURCE_BYTES:
+        return 0.0
+    rate = min(MAX_HOLDOUT_RATE, HOLDOUT_TARGET_BYTES / source_bytes)
+    digits = -math.floor(math.log10(rate)) + 1
+    return math.floor(rate * 10**digits) / 10**digits
+
+
+def held_out(doc_id: str, rate: float) -> bool:
+    """Whether document ``doc_id`` is held out (a hash independent of ``--sample-rate``'s)."""
+    if rate <= 0.0:
+        return False
+    return ref.word_hash(HOLDOUT_SALT + doc_id.encode("utf-8", "surrogatepass")) < int(rate * 2**64)
+
+
+def write_holdout(path: Path, ids: list[str], texts: list[str]) -> None:
+    """The held-out documents of one shard, for calibration (and refits when sources are added)."""
+    pq.write_table(pa.table({"id": ids, "text": texts}, schema=pa.schema([("id", pa.string()), ("text", pa.string())])),
+                   path, compression="zstd")
+
+
+# ---------------------------------------------------------------- fitting
+
+
+def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """Probability that a random positive outscores a random negative (ties count half; NaN as 0)."""
+    positive = np.nan_to_num(np.asarray(positive, dtype=float), nan=0.0)
+    negative = np.nan_to_num(np.asarray(negative, dtype=float), nan=0.0)
+    both = np.concatenate([positive, negative])
+    order = both.argsort(kind="mergesort")
+    sorted_values = both[order]
+    # Average rank of each run of ties.
+    starts = np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
+    ends = np.concatenate([starts[1:], [len(both)]])
+    ranks = np.empty(len(both))
+    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
+    wins = ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2
+    return float(wins / (len(positive) * len(negative)))
+
+
+def logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float = C) -> tuple[np.ndarray, float]:
+    """Weighted L2-regularised logistic regression (intercept unpenalised) by Newton's method.
+
+    Minimises ``c * sum(weight * logloss) + |coef|^2 / 2``, the objective of
+    scikit-learn's ``LogisticRegression(C=c)``.
+    """
+    design = np.column_stack([x, np.ones(len(x))])
+    beta = np.zeros(design.shape[1])
+    penalty = np.eye(design.shape[1])
+    penalty[-1, -1] = 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-design @ beta))
+        grad = c * design.T @ (weight * (p - y)) + penalty @ beta
+        hess = c * (design.T * (weight * p * (1 - p))) @ design + penalty + 1e-9 * np.eye(len(beta))
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+def threshold_for(heldout_scores: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR) -> float:
+    """The lowest score (4 decimals) with at most ``max_false`` of ``heldout_scores`` at or above it."""
+    ordered = np.sort(np.asarray(heldout_scores, dtype=float))
+    allowed = int(np.floor(max_false * len(ordered)))
+    return math.floor(float(ordered[len(ordered) - allowed - 1]) * 1e4 + 1) / 1e4
+
+
+def fit_model(columns: dict[str, np.ndarray], kinds: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR) -> dict:
+    """One model of ``score``'s shape for the signal ``columns``: every kind weighted equally."""
+    x = score.features(columns)
+    familiar = kinds != planting.HELDOUT
+    _, inverse, counts = np.unique(kinds, return_inverse=True, return_counts=True)
+    coefficients, intercept = logistic(x, familiar.astype(float), 1.0 / counts[inverse])
+    z = x @ coefficients + intercept
+    threshold = threshold_for(z[~familiar], max_false)
+    return {
+        "signals": [n for n in score.ORDER if n in columns],
+        "coefficients": [round(float(c), 4) for c in coefficients],
+        "intercept": round(float(intercept), 4),
+        "threshold": threshold,
+        "borderline": round(threshold - score.BORDERLINE_BELOW, 4),
+    }
+
+
+def _card(columns: dict[str, np.ndarray], kinds: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
+    """Validity of the full model measured out of fold: fit on one fold, score the other."""
+    margin = np.full(len(kinds), np.nan)
+    content_over = np.zeros(len(kinds), dtype=bool)
+    semantic = columns.get("semantic_similarity")
+    for fold in (0, 1):
+        train, test = folds != fold, folds == fold
+        model = fit_model({n: v[train] for n, v in columns.items()}, kinds[train])
+        z, _ = score.linear_score({n: v[test] for n, v in columns.items()}, {"models": [model]})
+        margin[test] = z - model["threshold"]
+        if semantic is not None:
+            cut = threshold_for(semantic[train][kinds[train] == planting.HELDOUT])
+            content_over[test] = semantic[test] >= cut
+    heldout = kinds == planting.HELDOUT
+    card: dict[str, Any] = {"auroc": {}, "recall": {}}
+    for kind in planting.PLANTED_KINDS:
+        part = kinds == kind
+        if part.any():
+            card["auroc"][kind] = round(auroc(margin[part], margin[heldout]), 4)
+            card["recall"][kind] = round(float((margin[part] >= 0).mean()), 4)
+    card["false_familiar"] = round(float((margin[heldout] >= 0).mean()), 4)
+    if semantic is not None:
+        card["false_familiar_content"] = round(float(content_over[heldout].mean()), 4)
+    return card
+
+
+def fit(columns: dict[str, np.ndarray], kinds: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
+    """The calibration of one index from its planted and held-out items' signal columns.
+
+    ``columns`` maps signal columns (``score.ORDER``) to values per item, ``kinds``
+    gives each item's planted kind or ``heldout``, ``folds`` (0/1, by source
+    document) splits the items for the out-of-fold card. Returns what the manifest
+    stores: a model per subset of signals, the ``familiar_content`` threshold on
+    semantic similarity, and the card.
+    """
+    columns = {n: np.nan_to_num(np.asarray(v, dtype=float), nan=0.0) for n, v in columns.items() if n in score.ORDER}
+    names = [n for n in score.ORDER if n in columns]
+    models = [
+        fit_model({n: columns[n] for n in subset}, kinds)
+        for size in range(1, len(names) + 1)
+        for subset in itertools.combinations(names, size)
+    ]
+    card = _card(columns, kinds, folds)
+    card["threshold"] = models[-1]["threshold"]
+    out: dict[str, Any] = {"status": "fitted", "models": models, "card": card}
+    if "semantic_similarity" in columns:
+        out["content_threshold"] = threshold_for(columns["semantic_similarity"][kinds == planting.HELDOUT])
+        card["content_threshold"] = out["content_threshold"]
+    return out
+
+
+def fallback(reason: str) -> dict[str, Any]:
+    """The record of an index that keeps the bundled calibration, and why."""
+    return {"status": "fallback", "reason": reason}
+
+
+# ---------------------------------------------------------------- an index's own items
+
+
+def _read_all(folders: list[Path], filename: str) -> tuple[list[str], list[str]]:
+    ids: list[str] = []
+    texts: list[str] = []
+    for folder in folders:
+        if (folder / filename).exists():
+            table = pq.read_table(folder / filename, columns=["id", "text"])
+            ids += table["id"].to_pylist()
+            texts += table["text"].to_pylist()
+    return ids, texts
+
+
+def sample_indexed(folders: list[Path], doc_counts: list[int], n: int, seed: int) -> list[str]:
+    """Texts of ``n`` indexed documents drawn at random over all shards (reading only their row groups)."""
+    from overlap.signals.base import DocStore
+
+    total = sum(doc_counts)
+    rng = random.Random(seed)
+    picks = sorted(rng.sample(range(total), min(n, total)))
+    bounds = np.cumsum([0] + list(doc_counts))
+    store = DocStore(folders)
+    out = []
+    for pick in picks:
+        shard = int(np.searchsorted(bounds, pick, side="right") - 1)
+        out.append(store.text(shard, pick - int(bounds[shard])))
+    rng.shuffle(out)
+    return out
+
+
+def _unduplicated(index_dir: Path, manifest: Any, ids: list[str], texts: list[str]
+                  ) -> tuple[list[str], list[str], int]:
+    """The held-out documents that are not copies of indexed ones, and how many were.
+
+    A held-out document whose words the corpus already holds (another page quoting it
+    whole, a mirrored article) is familiar, rightly; it cannot stand for unseen text.
+    """
+    from overlap.scan import query_index
+
+    lexical = [n for n in manifest.signals if n in signal_registry.LEXICAL]
+    if not lexical:
+        return ids, texts, 0
+    results, _ = query_index(texts, index_dir, dataclasses.replace(manifest, signals=lexical))
+    best = np.nanmax(np.column_stack([np.nan_to_num(r.score, nan=0.0) for r in results.values()]), axis=1)
+    keep = best < DUPLICATE_AT
+    return ([i for i, k in zip(ids, keep) if k], [t for t, k in zip(texts, keep) if k], int((~keep).sum()))
+
+
+def labelled_items(indexed: list[str], heldout: list[str], per_kind: int, n_heldout: int, seed: int
+                   ) -> list[planting.Planted]:
+    """Planted copies of ``indexed`` documents and windows of ``heldout`` ones."""
+    return planting.plant(indexed, per_kind, seed) + planting.heldout_windows(heldout, n_heldout, seed + 1)
+
+
+def calibrate_index(
+    index_dir: str | Path,
+    manifest: Any,
+    *,
+    options: dict[str, Any] | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the calibration of a complete index (its manifest as built) on its own corpus."""
+    from overlap.scan import COLUMNS, query_index
+
+    index_dir = Path(index_dir)
+    if manifest.holdout_rate <= 0.0:
+        return fallback(
+            f"corpus too small to hold out from (under {MIN_SOURCE_BYTES >> 20} MiB of sources at the "
+            "first build); the bundled calibration applies"
+        )
+    folders = [index_dir / s["name"] for s in manifest.shards]
+    heldout_ids, heldout = _read_all(folders, HOLDOUT_FILE)
+    indexed_count = manifest.counts().get("documents", 0)
+    if len(heldout) < MIN_HELDOUT_DOCS or indexed_count < MIN_INDEXED_DOCS:
+        return fallback(
+            f"{len(heldout)} held-out and {indexed_count} indexed documents, fewer than the "
+            f"{MIN_HELDOUT_DOCS} and {MIN_INDEXED_DOCS} a fit needs; the bundled calibration applies"
+        )
+    heldout_ids, heldout, duplicates = _unduplicated(index_dir, manifest, heldout_ids, heldout)
+    if len(heldout) < MIN_HELDOUT_DOCS:
+        return fallback(
+            f"{len(heldout)} held-out documents that do not duplicate indexed ones ({duplicates} do), fewer "
+            f"than the {MIN_HELDOUT_DOCS} a fit needs; the bundled calibration applies"
+        )
+    indexed = sample_indexed(folders, [s["counts"]["documents"] for s in manifest.shards], INDEXED_SAMPLE, SEED)
+    try:
+        items = labelled_items(indexed, heldout, PER_KIND, HELDOUT_ITEMS, SEED)
+    except ValueError as exc:
+        return fallback(f"{exc}; the bundled calibration applies")
+    if progress:
+        progress(f"calibrating on {len(items)} planted and held-out texts")
+    results, _ = query_index(
+        [i.text for i in items], index_dir, manifest, engine=engine, workers=workers, ray_address=ray_address,
+        options=options,
+    )
+    columns = {COLUMNS[name][0]: r.score for name, r in results.items()}
+    kinds = np.array([i.kind for i in items])
+    folds = np.array([i.source % 2 for i in items])
+    out = fit(columns, kinds, folds)
+    out["heldout"] = {"rate": manifest.holdout_rate, "documents": len(heldout), "duplicates": duplicates,
+                      "ids": heldout_ids[:HELDOUT_ITEMS]}
+    out["items"] = {k: int((kinds == k).sum()) for k in (*planting.PLANTED_KINDS, planting.HELDOUT)}
+    out["seed"] = SEED
+    return out

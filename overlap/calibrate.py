@@ -122,14 +122,20 @@ def threshold_for(heldout_scores: np.ndarray, max_false: float = MAX_FALSE_FAMIL
     return math.floor(float(ordered[len(ordered) - allowed - 1]) * 1e4 + 1) / 1e4
 
 
-def fit_model(columns: dict[str, np.ndarray], kinds: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR) -> dict:
-    """One model of ``score``'s shape for the signal ``columns``: every kind weighted equally."""
+def fit_model(columns: dict[str, np.ndarray], kinds: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR,
+              familiar: np.ndarray | None = None) -> dict:
+    """One model of ``score``'s shape for the signal ``columns``: every kind weighted equally.
+
+    ``familiar`` marks the positives (default: every kind but ``heldout``); the
+    threshold lets ``max_false`` of the ``heldout`` items through.
+    """
     x = score.features(columns)
-    familiar = kinds != planting.HELDOUT
+    if familiar is None:
+        familiar = kinds != planting.HELDOUT
     _, inverse, counts = np.unique(kinds, return_inverse=True, return_counts=True)
     coefficients, intercept = logistic(x, familiar.astype(float), 1.0 / counts[inverse])
     z = x @ coefficients + intercept
-    threshold = threshold_for(z[~familiar], max_false)
+    threshold = threshold_for(z[kinds == planting.HELDOUT], max_false)
     return {
         "signals": [n for n in score.ORDER if n in columns],
         "coefficients": [round(float(c), 4) for c in coefficients],
@@ -303,3 +309,30 @@ def calibrate_index(
     out["items"] = {k: int((kinds == k).sum()) for k in (*planting.PLANTED_KINDS, planting.HELDOUT)}
     out["seed"] = SEED
     return out
+
+
+# ---------------------------------------------------------------- reading the card
+
+
+def card_lines(calibration: dict[str, Any]) -> list[str]:
+    """The validity card as plain lines for a terminal (the report renders the same numbers)."""
+    if not calibration:
+        return ["validity: not calibrated on this corpus (index built before self-calibration); "
+                "labels use the bundled calibration"]
+    if calibration.get("status") != "fitted":
+        return [f"validity: bundled calibration ({calibration.get('reason', 'no fit')})"]
+    card = calibration["card"]
+    held = calibration.get("heldout", {})
+    lines = [
+        f"validity (fitted on this corpus: {held.get('documents')} held-out documents, rate {held.get('rate')}, "
+        f"{held.get('duplicates', 0)} more set aside as copies of indexed ones; measured out of fold):",
+        "  planted kind   AUROC vs held-out   labelled familiar",
+    ]
+    for kind, value in card["auroc"].items():
+        lines.append(f"  {kind:<13}  {value:>17.3f}   {card['recall'][kind]:>17.1%}")
+    lines.append(f"  held-out text labelled familiar: {card['false_familiar']:.1%} "
+                 f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); label threshold {card['threshold']}")
+    if "content_threshold" in card:
+        lines.append(f"  familiar_content: semantic_similarity >= {card['content_threshold']}; held-out text "
+                     f"over it: {card['false_familiar_content']:.1%}")
+    return lines

@@ -112,13 +112,10 @@ def content_threshold(calibration: dict | None = None) -> float | None:
     return single_threshold("semantic_similarity")
 
 
-def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> np.ndarray:
+def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> list[bool | None]:
     """Per example, whether its meaning matches the corpus, however its words differ (None unscored)."""
-    semantic = np.asarray(semantic, dtype=float)
     cut = content_threshold(calibration)
-    out = np.array(semantic >= cut, dtype=object)
-    out[np.isnan(semantic)] = None
-    return out
+    return [None if np.isnan(v) else bool(v >= cut) for v in np.asarray(semantic, dtype=float)]
 
 
 def contributions(signals: dict[str, np.ndarray], calibration: dict | None = None) -> dict[str, np.ndarray]:

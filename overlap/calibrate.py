@@ -328,8 +328,8 @@ def card_lines(calibration: dict[str, Any]) -> list[str]:
         f"{held.get('duplicates', 0)} more set aside as copies of indexed ones; measured out of fold):",
         "  planted kind   AUROC vs held-out   labelled familiar",
     ]
-    for kind, value in card["auroc"].items():
-        lines.append(f"  {kind:<13}  {value:>17.3f}   {card['recall'][kind]:>17.1%}")
+    for kind in (k for k in planting.PLANTED_KINDS if k in card["auroc"]):
+        lines.append(f"  {kind:<13}  {card['auroc'][kind]:>17.3f}   {card['recall'][kind]:>17.1%}")
     lines.append(f"  held-out text labelled familiar: {card['false_familiar']:.1%} "
                  f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); label threshold {card['threshold']}")
     if "content_threshold" in card:

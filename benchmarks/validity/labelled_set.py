@@ -67,6 +67,9 @@ def build(index: Path, per_kind: int = 60, seed: int = 1, heldout: list[str] | N
                                        INDEXED_SAMPLE, seed)
     planted = planting.plant(indexed, per_kind, seed)
     bundled = heldout is None
+    if not bundled:
+        # As the build's own hold-out: a document the index already holds a copy of is not unseen text.
+        _, heldout, _ = calibrate.unduplicated(Path(index), manifest, [""] * len(heldout), heldout)
     planted += planting.heldout_windows(bundled_heldout() if bundled else heldout, per_kind * 2, seed + 1)
     items = [(p.kind, p.familiar, p.text, p.prompt, p.response) for p in planted]
     if bundled:

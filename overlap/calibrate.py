@@ -115,11 +115,39 @@ def logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float = C) -> 
     return beta[:-1], float(beta[-1])
 
 
-def threshold_for(heldout_scores: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR) -> float:
-    """The lowest score (4 decimals) with at most ``max_false`` of ``heldout_scores`` at or above it."""
+def threshold_for(heldout_scores: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR,
+                  other_scores: np.ndarray | None = None) -> float:
+    """A score (4 decimals) with at most ``max_false`` of ``heldout_scores`` at or above it.
+
+    Halfway between the highest held-out score that must stay below it and the next
+    distinct score above that among held-out and ``other_scores`` (the planted ones;
+    just above it where there is none): where held-out texts tie at the lowest score
+    (no overlap at all), the cut falls in the gap above the tie, never on it.
+    """
     ordered = np.sort(np.asarray(heldout_scores, dtype=float))
     allowed = int(np.floor(max_false * len(ordered)))
-    return math.floor(float(ordered[len(ordered) - allowed - 1]) * 1e4 + 1) / 1e4
+    below = float(ordered[len(ordered) - allowed - 1])
+    every = ordered if other_scores is None else np.concatenate([ordered, np.asarray(other_scores, dtype=float)])
+    above = np.sort(every[every > below])
+    if len(above):
+        cut = (below + float(above[0])) / 2
+        return max(math.floor(cut * 1e4) / 1e4, math.floor(below * 1e4 + 1) / 1e4)
+    return math.floor(below * 1e4 + 1) / 1e4
+
+
+def nonnegative_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, c: float = C) -> tuple[np.ndarray, float]:
+    """``logistic`` with every coefficient at least 0, so more overlap never lowers a score.
+
+    A feature whose fitted coefficient comes out negative (a collinear companion of a
+    stronger one) is fixed at 0 and the rest refitted.
+    """
+    active = np.ones(x.shape[1], dtype=bool)
+    while True:
+        coefficients = np.zeros(x.shape[1])
+        coefficients[active], intercept = logistic(x[:, active], y, weight, c)
+        if (coefficients >= 0).all():
+            return coefficients, intercept
+        active &= coefficients > 0
 
 
 def fit_model(columns: dict[str, np.ndarray], kinds: np.ndarray, max_false: float = MAX_FALSE_FAMILIAR,
@@ -133,16 +161,24 @@ def fit_model(columns: dict[str, np.ndarray], kinds: np.ndarray, max_false: floa
     if familiar is None:
         familiar = kinds != planting.HELDOUT
     _, inverse, counts = np.unique(kinds, return_inverse=True, return_counts=True)
-    coefficients, intercept = logistic(x, familiar.astype(float), 1.0 / counts[inverse])
+    coefficients, intercept = nonnegative_logistic(x, familiar.astype(float), 1.0 / counts[inverse])
+    coefficients, intercept = np.round(coefficients, 4), round(float(intercept), 4)
     z = x @ coefficients + intercept
-    threshold = threshold_for(z[kinds == planting.HELDOUT], max_false)
+    heldout = kinds == planting.HELDOUT
+    threshold = threshold_for(z[heldout], max_false, z[~heldout])
     return {
         "signals": [n for n in score.ORDER if n in columns],
-        "coefficients": [round(float(c), 4) for c in coefficients],
-        "intercept": round(float(intercept), 4),
+        "coefficients": [float(c) for c in coefficients],
+        "intercept": intercept,
         "threshold": threshold,
-        "borderline": round(threshold - score.BORDERLINE_BELOW, 4),
+        "borderline": borderline_for(threshold, intercept),
     }
+
+
+def borderline_for(threshold: float, floor: float) -> float:
+    """Where the borderline band starts: ``BORDERLINE_BELOW`` under the threshold, but above
+    ``floor`` (the score of a text with no overlap at all), which is always novel."""
+    return round(max(threshold - score.BORDERLINE_BELOW, (floor + threshold) / 2), 4)
 
 
 def _card(columns: dict[str, np.ndarray], kinds: np.ndarray, folds: np.ndarray) -> dict[str, Any]:

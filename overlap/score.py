@@ -7,6 +7,10 @@ containment is small but not zero), fitted on the labelled benchmark in
 one model per subset of signals. Its linear score ``z`` is turned into
 ``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
 boundary, placed where at most 4% of held-out same-style novel text crosses it.
+The borderline band starts half a unit of ``z`` below the threshold, or closer
+where that would reach down to the score of a text with no overlap at all (the
+model's ``borderline``): the familiarity scale is stretched so that
+``borderline`` maps to ``BORDERLINE_AT`` and zero overlap is always ``novel``.
 Rerun ``benchmarks/validity/run.py`` and ``fit.py`` after changing a signal.
 
 An index fitted on its own corpus at build time (``overlap.calibrate``) carries
@@ -78,7 +82,9 @@ def linear_score(signals: dict[str, np.ndarray], calibration: dict | None = None
 def familiarity(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
     """Familiarity in [0, 1] per example; NaN where there was nothing to score."""
     z, model = linear_score(signals, calibration)
-    return 1.0 / (1.0 + np.exp(-SHARPNESS * (z - model["threshold"])))
+    threshold = model["threshold"]
+    band = threshold - model.get("borderline", threshold - BORDERLINE_BELOW)
+    return 1.0 / (1.0 + np.exp(-SHARPNESS * BORDERLINE_BELOW / band * (z - threshold)))
 
 
 def label(fam: np.ndarray) -> np.ndarray:

@@ -42,6 +42,33 @@ def test_threshold_lets_at_most_the_allowed_share_through():
     assert (scores >= cut - 0.05).mean() > 0.04
 
 
+def test_threshold_over_a_tie_at_the_lowest_score_sits_in_the_gap_above_it():
+    heldout = np.zeros(100)
+    assert calibrate.threshold_for(heldout, 0.04, np.array([0.8, 1.0])) == 0.4
+    heldout[:3] = 0.2  # three may pass; the cut still lies above the tie at zero
+    assert calibrate.threshold_for(heldout, 0.04, np.array([1.0])) == 0.1
+
+
+def test_a_fit_where_held_out_text_never_overlaps_keeps_zero_overlap_novel():
+    rng = np.random.default_rng(2)
+    kinds = np.array(["heldout"] * 100 + ["window"] * 50)
+    jaccard = np.concatenate([np.zeros(100), rng.uniform(0.05, 1.0, 50)])
+    model = calibrate.fit_model({"minhash_jaccard": jaccard}, kinds)
+    assert model["coefficients"][0] > 0
+    fam = score.familiarity({"minhash_jaccard": np.array([0.0, 0.05, 1.0])}, {"models": [model]})
+    assert score.label(fam).tolist() == ["novel", "familiar", "familiar"]
+
+
+def test_the_fit_never_gives_a_signal_negative_weight():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(300, 1))
+    y = (x[:, 0] > 0.5).astype(float)
+    # The second feature is the first minus noise that anticorrelates with the label.
+    design = np.column_stack([x[:, 0], x[:, 0] - 0.3 * y])
+    coef, _ = calibrate.nonnegative_logistic(design, y, np.ones(300))
+    assert (coef >= 0).all() and coef[0] > 0
+
+
 def test_logistic_separates_and_matches_its_optimum():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(400, 2))

@@ -93,7 +93,7 @@ def scan(
     if out is not None:
         write_table(scores, out, overwrite=overwrite)
     if report is not None:
-        write_report(scores, report, dataset=examples)
+        write_report(scores, report, dataset=examples, calibration=read_manifest(index_dir).calibration)
     if rejected:
         target = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
         write_rejects(rejected, target)
@@ -148,8 +148,14 @@ def report(
     title: str | None = None,
     max_rows: int = 200,
     overwrite: bool = True,
+    index: str | Path | None = None,
 ) -> Path:
-    """Write the self-contained HTML report of a scores table (and weights) to ``out``."""
+    """Write the self-contained HTML report of a scores table (and weights) to ``out``.
+
+    With ``index`` (the index the scores came from) the report shows its validity card.
+    """
     if Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows)
+    calibration = read_manifest(index).calibration if index is not None else None
+    return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows,
+                        calibration=calibration)

@@ -249,9 +249,11 @@ def reweight(scores, out, strategy, target_novel_share, strength, max_weight, mi
               help="The scanned dataset, to show example text beside the evidence.")
 @click.option("--title", default=None)
 @click.option("--max-rows", type=int, default=200, show_default=True, help="Rows per table.")
-def report(scores, out, weights, dataset, title, max_rows) -> None:
+@click.option("--index", "index", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The index the scores came from, to show its validity card.")
+def report(scores, out, weights, dataset, title, max_rows, index) -> None:
     """Write a self-contained HTML report of a scores table."""
-    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows)
+    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows, index=index)
     click.echo(f"report written to {path}")
 
 

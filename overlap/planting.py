@@ -57,11 +57,13 @@ def _pool(docs: list[list[str]], least: int, fallback: int) -> list[int]:
     return long_docs if len(long_docs) >= MIN_CANDIDATES else [i for i, d in enumerate(docs) if len(d) >= fallback]
 
 
-def window(rng: random.Random, docs: list[list[str]], pool: list[int]) -> tuple[int, list[str]]:
-    """A random document of ``pool`` and a run of 30-200 of its words (at most all of them)."""
+def window(rng: random.Random, docs: list[list[str]], pool: list[int], i: int) -> tuple[int, list[str]]:
+    """A random document of ``pool`` and a run of its words (at most all of them), the ``i``-th
+    item of a kind: lengths cycle through ``WINDOW_LENGTHS`` so every sample has each in equal
+    share (a 30-word edited window keeps few 8-grams; its share must not vary by draw)."""
     source = rng.choice(pool)
     words = docs[source]
-    length = min(rng.choice(WINDOW_LENGTHS), len(words))
+    length = min(WINDOW_LENGTHS[i % len(WINDOW_LENGTHS)], len(words))
     start = rng.randrange(0, len(words) - length + 1)
     return source, words[start : start + length]
 
@@ -92,15 +94,15 @@ def plant(indexed: list[str], per_kind: int, seed: int) -> list[Planted]:
         short = [i for i, w in enumerate(words) if len(w) >= 8]
     vocab = vocabulary(words)
     items = [Planted("whole", True, indexed[i], source=i) for i in rng.sample(short, min(per_kind, len(short)))]
-    for _ in range(per_kind):
-        source, cut = window(rng, words, pool)
+    for i in range(per_kind):
+        source, cut = window(rng, words, pool, i)
         items.append(Planted("window", True, " ".join(cut), source=source))
     for kind, share in EDITS.items():
-        for _ in range(per_kind):
-            source, cut = window(rng, words, pool)
+        for i in range(per_kind):
+            source, cut = window(rng, words, pool, i)
             items.append(Planted(kind, True, " ".join(edit(rng, cut, share, vocab)), source=source))
     for i in range(per_kind):
-        source, cut = window(rng, words, pool)
+        source, cut = window(rng, words, pool, i)
         prompt = WRAPPERS[i % len(WRAPPERS)].format(" ".join(cut))
         response = ANSWERS[i % len(ANSWERS)]
         items.append(Planted("wrapped", True, f"{prompt}\n{response}", prompt, response, source))
@@ -115,7 +117,7 @@ def heldout_windows(heldout: list[str], n: int, seed: int) -> list[Planted]:
     if not pool:
         return []
     items = []
-    for _ in range(n):
-        source, cut = window(rng, words, pool)
+    for i in range(n):
+        source, cut = window(rng, words, pool, i)
         items.append(Planted(HELDOUT, False, " ".join(cut), source=source))
     return items

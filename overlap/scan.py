@@ -31,6 +31,15 @@ COLUMNS = {
 }
 
 
+def signal_columns(results: dict[str, SignalResult]) -> dict[str, np.ndarray]:
+    """Every scored value per text: each signal's score column and the features it measured."""
+    columns = {}
+    for name, result in results.items():
+        columns[COLUMNS[name][0]] = result.score
+        columns.update(result.features)
+    return columns
+
+
 def check_compatible(manifest: Manifest, index_dir: Path, options: dict[str, Any] | None = None) -> None:
     """Refuse an index whose parameters this version cannot honour, naming each difference."""
     problems = []
@@ -150,10 +159,12 @@ def scan_examples(
         "category": [e.category for e in examples],
         "words": LexicalBatch.from_texts([e.text for e in examples]).word_counts(),
     }
-    per_text_signals = {COLUMNS[n][0]: r.score for n, r in results.items()}
+    per_text_signals = signal_columns(results)
     for name, result in results.items():
         column, prefix = COLUMNS[name]
         data[column] = result.score[whole]
+        for feature, values in result.features.items():
+            data[feature] = values[whole]
         data[f"{prefix}_doc_id"] = [result.doc_ids[i] for i in whole]
         data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
         data[f"{prefix}_doc_end"] = result.end[whole]

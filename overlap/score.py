@@ -1,8 +1,8 @@
 """Signals -> one familiarity in [0, 1] and a label.
 
-The combination is a logistic model over the signals an index holds (plus the
-square root of n-gram containment, which separates heavily edited copies whose
-containment is small but not zero), fitted on the labelled benchmark in
+The combination is a logistic model over the signals an index holds (n-grams
+entering as the word alignment of ``signals/ngram.py`` and its square root, which
+separate heavily edited copies better than containment does), fitted on the labelled benchmark in
 ``benchmarks/validity`` and stored in ``calibration.json`` beside this file,
 one model per subset of signals. Its linear score ``z`` is turned into
 ``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
@@ -35,13 +35,51 @@ FAMILIAR_AT = 0.5
 BORDERLINE_AT = float(1.0 / (1.0 + np.exp(SHARPNESS * BORDERLINE_BELOW)))
 
 
-def features(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Model inputs: the signals in canonical order, then sqrt(n-gram containment) if present."""
-    names = [n for n in ORDER if n in columns]
-    values = [np.asarray(columns[n], dtype=float) for n in names]
-    if "ngram_containment" in columns:
-        values.append(np.sqrt(np.clip(np.asarray(columns["ngram_containment"], dtype=float), 0.0, None)))
-    return np.column_stack(values)
+ALIGNMENT = "ngram_alignment"
+SQRT_ALIGNMENT = "sqrt_ngram_alignment"
+SQRT_CONTAINMENT = "sqrt_ngram_containment"
+
+
+def feature_names(signals: list[str], columns: dict | None = None) -> list[str]:
+    """The model inputs for these signal columns, in canonical order.
+
+    The n-gram signal enters as its word alignment and the square root of it (which
+    separates heavily edited copies, whose alignment is well under 1 but not 0), or,
+    where ``columns`` holds no alignment, as containment and its square root.
+    """
+    names = []
+    for n in (n for n in ORDER if n in signals):
+        if n != "ngram_containment":
+            names.append(n)
+        elif columns is None or ALIGNMENT in columns:
+            names += [ALIGNMENT, SQRT_ALIGNMENT]
+        else:
+            names += [n, SQRT_CONTAINMENT]
+    return names
+
+
+def _model_features(model: dict) -> list[str]:
+    """A model's inputs (models fitted before ``features`` was recorded had no alignment)."""
+    if "features" in model:
+        return model["features"]
+    names = list(model["signals"])
+    return names + [SQRT_CONTAINMENT] if "ngram_containment" in names else names
+
+
+def _feature(name: str, columns: dict[str, np.ndarray]) -> np.ndarray:
+    if name in (SQRT_CONTAINMENT, SQRT_ALIGNMENT):
+        return np.sqrt(np.clip(_feature(name.removeprefix("sqrt_"), columns), 0.0, None))
+    if name == ALIGNMENT and ALIGNMENT not in columns:
+        # A scores table written before the alignment was measured: every word of a matched
+        # n-gram is matched, so containment is the alignment's floor.
+        return np.asarray(columns["ngram_containment"], dtype=float)
+    return np.asarray(columns[name], dtype=float)
+
+
+def features(columns: dict[str, np.ndarray], names: list[str] | None = None) -> np.ndarray:
+    """Model inputs ``names`` (default: ``feature_names`` of ``columns``) as one matrix, NaN as 0."""
+    names = feature_names(list(columns), columns) if names is None else names
+    return np.column_stack([np.nan_to_num(_feature(n, columns), nan=0.0) for n in names])
 
 
 @functools.cache
@@ -67,13 +105,17 @@ def model_for(signals: list[str], calibration: dict | None = None) -> dict:
 
 
 def linear_score(signals: dict[str, np.ndarray], calibration: dict | None = None) -> tuple[np.ndarray, dict]:
-    """The model's linear score per example (NaN where no signal has a value) and the model."""
+    """The model's linear score per example (NaN where no signal has a value) and the model.
+
+    ``signals`` maps signal columns (``ORDER``) and the features measured with them
+    (``ngram_alignment``) to values per example.
+    """
     present = {n: np.asarray(v, dtype=float) for n, v in signals.items() if n in ORDER}
     if not present:
         raise ValueError("no scored signal to combine")
     model = model_for(list(present), calibration)
     missing = np.isnan(np.column_stack(list(present.values()))).all(axis=1)
-    x = features({n: np.nan_to_num(v, nan=0.0) for n, v in present.items()})
+    x = features(signals, _model_features(model))
     z = x @ np.asarray(model["coefficients"]) + model["intercept"]
     z[missing] = np.nan
     return z, model
@@ -125,14 +167,13 @@ def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> l
 
 
 def contributions(signals: dict[str, np.ndarray], calibration: dict | None = None) -> dict[str, np.ndarray]:
-    """Each signal's share of the linear score (sqrt containment folded into n-grams)."""
+    """Each signal's share of the linear score (its derived features folded into n-grams)."""
     z, model = linear_score(signals, calibration)
-    names = [n for n in ORDER if n in signals]
-    x = features({n: np.nan_to_num(np.asarray(signals[n], dtype=float), nan=0.0) for n in names})
-    terms = x * np.asarray(model["coefficients"])
-    out = {n: terms[:, i] for i, n in enumerate(names)}
-    if "ngram_containment" in out:
-        out["ngram_containment"] = out["ngram_containment"] + terms[:, -1]
+    names = _model_features(model)
+    terms = features(signals, names) * np.asarray(model["coefficients"])
+    out = {n: np.zeros(len(z)) for n in ORDER if n in model["signals"]}
+    for i, n in enumerate(names):
+        out[n if n in ORDER else "ngram_containment"] += terms[:, i]
     return out
 
 

@@ -109,7 +109,7 @@ def test_scan_uses_the_index_calibration(lexical_index):
     texts = [" ".join(planting.edit(random.Random(0), words[:120], 0.25, words)), "an unseen line"]
     examples = [Example(row=i, id=str(i), prompt="", response="", text=t, category=None) for i, t in enumerate(texts)]
     scores = scan_examples(examples, lexical_index)
-    signals = {c: scores[c].to_numpy() for c in ("ngram_containment", "minhash_jaccard")}
+    signals = {c: scores[c].to_numpy() for c in ("ngram_containment", "ngram_alignment", "minhash_jaccard")}
     own = score.familiarity(signals, manifest.calibration)
     bundled = score.familiarity(signals)
     assert np.allclose(scores["familiarity"].to_numpy(), own)

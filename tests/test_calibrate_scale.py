@@ -36,7 +36,8 @@ def test_self_calibration_holds_where_the_fixed_one_drifts(tmp_path):
     scores_file = tmp_path / "val.parquet"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "validity" / "run.py"), "--index", str(index),
-         "--heldout", str(tmp_path / "corpus" / "unseen.jsonl"), "--scores", str(scores_file), "--check"],
+         "--heldout", str(tmp_path / "corpus" / "unseen.jsonl"), "--per-kind", "200", "--scores", str(scores_file),
+         "--check"],
         capture_output=True, text=True,
     )
     scores = pl.read_parquet(scores_file)

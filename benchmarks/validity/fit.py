@@ -6,11 +6,11 @@ Usage::
     python benchmarks/validity/fit.py val.parquet              # fit, print, write the calibration
 
 For every subset of signals an index can hold, a logistic regression (the one
-the build's self-calibration uses, ``overlap.calibrate``) on the signals (plus the square root of n-gram containment, which separates heavily
-edited copies whose containment is small but not zero) is fitted with every
-kind weighted equally. The label threshold is the lowest linear score at which
-at most ``--max-false`` of the held-out same-style novel text is called
-familiar; ``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so
+the build's self-calibration uses, ``overlap.calibrate``) on the signals
+(``overlap.score.feature_names``) is fitted with every
+kind weighted equally. The label threshold lets at most ``--max-false`` of the
+held-out same-style novel text be called familiar, halfway into the gap above
+the last held-out score it must keep out (``overlap.calibrate.threshold_for``); ``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so
 0.5 is the label boundary and the ranking (AUROC) is the regression's own.
 """
 
@@ -28,14 +28,15 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_set import FAMILIAR_KINDS  # noqa: E402
 
-from overlap.calibrate import fit_model  # noqa: E402
-from overlap.score import CALIBRATION_FILE, ORDER as SIGNALS  # noqa: E402
+from overlap.calibrate import fit_model, subset_columns  # noqa: E402
+from overlap.score import ALIGNMENT, CALIBRATION_FILE, ORDER as SIGNALS  # noqa: E402
 
 
 def fit(scores: pl.DataFrame, signals: tuple[str, ...], max_false: float) -> dict:
     """Coefficients and threshold for one subset of signals (``overlap.calibrate.fit_model``)."""
     kinds = scores["kind"].to_numpy()
-    columns = {name: scores[name].fill_null(0.0).to_numpy().astype(float) for name in signals}
+    present = [n for n in (*SIGNALS, ALIGNMENT) if n in scores.columns]
+    columns = subset_columns({n: scores[n].fill_null(0.0).to_numpy().astype(float) for n in present}, signals)
     return fit_model(columns, kinds, max_false, familiar=np.isin(kinds, FAMILIAR_KINDS))
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-false", type=float, default=0.04, help="held-out novel share allowed above threshold")
     parser.add_argument("--out", default=str(CALIBRATION_FILE))
     args = parser.parse_args(argv)
-    scores = pl.read_parquet(args.scores)
+    scores = pl.read_parquet(args.scores).filter(pl.col("kind") != "copied")  # run.py's set-aside copies
     models = []
     for size in range(1, len(SIGNALS) + 1):
         for subset in itertools.combinations(SIGNALS, size):

@@ -56,8 +56,10 @@ def read_texts(sources: list[str], text_field: str | None = None) -> list[str]:
     return [t for batch in iter_corpus_batches(sources, text_field=text_field) for t in batch.texts]
 
 
-def build(index: Path, per_kind: int = 60, seed: int = 1, heldout: list[str] | None = None) -> list[Item]:
-    """The labelled set for ``index``: ``per_kind`` items of each planted kind, twice that of novel ones.
+def build(index: Path, per_kind: int = 60, seed: int = 1, heldout: list[str] | None = None,
+          heldout_windows: int | None = None) -> list[Item]:
+    """The labelled set for ``index``: ``per_kind`` items of each planted kind, twice that of novel ones
+    (``heldout_windows`` held-out windows where given: a false-familiar rate needs many).
 
     Without ``heldout`` texts the bundled held-out documents, FAQ pairs and chats are used.
     """
@@ -70,7 +72,8 @@ def build(index: Path, per_kind: int = 60, seed: int = 1, heldout: list[str] | N
     if not bundled:
         # As the build's own hold-out: a document the index already holds a copy of is not unseen text.
         _, heldout, _ = calibrate.unduplicated(Path(index), manifest, [""] * len(heldout), heldout)
-    planted += planting.heldout_windows(bundled_heldout() if bundled else heldout, per_kind * 2, seed + 1)
+    planted += planting.heldout_windows(bundled_heldout() if bundled else heldout,
+                                        heldout_windows or per_kind * 2, seed + 1)
     items = [(p.kind, p.familiar, p.text, p.prompt, p.response) for p in planted]
     if bundled:
         examples, _ = read_dataset(data.sample_dataset())

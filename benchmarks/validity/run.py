@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/validity/run.py                  # against the bundled index
-    python benchmarks/validity/run.py --index DIR --per-kind 60 --check
+    python benchmarks/validity/run.py --index DIR --per-kind 200 --check
     python benchmarks/validity/run.py --index DIR --heldout unseen.jsonl --check   # any index
 
 For every familiar kind it prints the AUROC of each signal and of the combined
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_set import FAMILIAR_KINDS, NOVEL_KINDS, build, read_texts  # noqa: E402
 
 from overlap import api  # noqa: E402
+from overlap import calibrate  # noqa: E402
 from overlap.calibrate import auroc  # noqa: E402
 from overlap.index.manifest import read_manifest  # noqa: E402
 from overlap.scan import scan_examples  # noqa: E402
@@ -36,7 +37,7 @@ from overlap.scan import scan_examples  # noqa: E402
 TARGETS = {"whole": 0.995, "window": 0.995, "edit10": 0.99, "edit25": 0.95, "wrapped": 0.99, "paraphrase": 0.80}
 MAX_FALSE_FAMILIAR = 0.05
 CARD_TOLERANCE = 0.02
-SIGNALS = ("ngram_containment", "minhash_jaccard", "semantic_similarity", "familiarity")
+SIGNALS = ("ngram_containment", "ngram_alignment", "minhash_jaccard", "semantic_similarity", "familiarity")
 
 
 def evaluate(scores: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
@@ -102,7 +103,11 @@ def card_rows(table: pl.DataFrame, card: dict) -> pl.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", default=None, help="index directory (default: the bundled corpus)")
-    parser.add_argument("--per-kind", type=int, default=60)
+    parser.add_argument("--per-kind", type=int, default=60,
+                        help="planted items per kind (the build's card uses overlap.calibrate.PER_KIND)")
+    parser.add_argument("--heldout-windows", type=int, default=None,
+                        help="held-out windows (default: with --heldout as many as the build's card uses, "
+                             "overlap.calibrate.HELDOUT_ITEMS; else twice --per-kind, as many as the chats)")
     parser.add_argument("--seed", type=int, default=1, help="the build's self-calibration uses seed 0")
     parser.add_argument("--heldout", nargs="*", default=None,
                         help="documents of the index's style it never saw (default: the bundled held-out text)")
@@ -114,11 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     index = Path(args.index) if args.index else api.default_index()
     heldout = read_texts(args.heldout, args.text_field) if args.heldout else None
-    items = build(index, args.per_kind, args.seed, heldout)
+    windows = args.heldout_windows or (calibrate.HELDOUT_ITEMS if heldout is not None else None)
+    items = build(index, args.per_kind, args.seed, heldout, windows)
     scores = scan_examples([i.example for i in items], index, options={"model": args.model})
+    kinds = [i.kind for i in items]
+    # As the build's card does: a held-out window the corpus holds half of is a copy, not unseen text.
+    copies = calibrate.copied({c: scores[c].to_numpy() for c in SIGNALS if c in scores.columns})
+    kinds = ["copied" if k == "heldout" and c else k for k, c in zip(kinds, copies)]
+    table = evaluate(scores, kinds)
+    print(f"{kinds.count('copied')} held-out windows set aside as copies (overlap.calibrate.copied)")
     if args.scores:
-        scores.with_columns(pl.Series("kind", [i.kind for i in items])).write_parquet(args.scores)
-    table = evaluate(scores, [i.kind for i in items])
+        scores.with_columns(pl.Series("kind", kinds)).write_parquet(args.scores)
     print(markdown(table))
     missed = failures(table)
     card = read_manifest(index).calibration.get("card")

@@ -3,6 +3,15 @@
 A shard stores the sorted unique 64-bit hashes of its documents' word n-grams
 (``ngram_hashes.npy``) and, for each, the first document it occurs in
 (``ngram_docs.npy``). Membership is a binary search; shards merge by union.
+
+Beside containment, each text gets ``ngram_alignment``: the share of its words
+that are matched, either inside an n-gram found in the corpus or equal to the
+word they align with in its best document (the one most of its matched n-grams
+come from), anchored on those n-grams. A copy with a quarter of
+its words replaced keeps few whole 8-grams (0.75^8: about 10%) but three quarters
+of its words in place; unseen text sharing one stock phrase with a page aligns
+only over that phrase. It costs no index bytes: the best document is the one
+tokenised for the evidence anyway.
 """
 
 from __future__ import annotations
@@ -93,22 +102,41 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
     plans = []
     for d in np.flatnonzero(hits > 0):
         lo, hi = offsets[d], offsets[d + 1]
-        key, start, length = _evidence_run(shard[lo:hi], doc[lo:hi])
-        plans.append((key, int(d), start, length))
-    plans.sort()
-    for key, d, start, length in plans:
+        key, mine = _best_document(shard[lo:hi], doc[lo:hi])
+        start, length = _longest_run(mine)
+        plans.append((key, int(d), start, length, np.flatnonzero(mine), np.flatnonzero(shard[lo:hi] >= 0)))
+    plans.sort(key=lambda plan: plan[:4])
+    alignment = np.where(counts > 0, 0.0, np.nan)
+    for key, d, start, length, anchors, matched in plans:
         lo = offsets[d]
         _attach_evidence(result, d, docs, n, grams[lo + start : lo + start + length], key)
+        document = docs.lexical(key >> 32, key & 0xFFFFFFFF)
+        alignment[d] = _alignment(batch, d, grams[lo + anchors], anchors, matched, document, n)
+    result.features[ALIGNMENT] = alignment
     return result
 
 
-def _evidence_run(shard: np.ndarray, doc: np.ndarray) -> tuple[int, int, int]:
-    """The (shard, document) key most of a text's matched n-grams come from, and its longest run."""
+ALIGNMENT = "ngram_alignment"
+
+
+def _best_document(shard: np.ndarray, doc: np.ndarray) -> tuple[int, np.ndarray]:
+    """The (shard, document) key most of a text's matched n-grams come from, and which n-grams those are."""
     keys = shard * (1 << 32) + doc
     values, counts = np.unique(keys[shard >= 0], return_counts=True)
     key = int(values[np.argmax(counts)])
-    start, length = _longest_run(keys == key)
-    return key, start, length
+    return key, keys == key
+
+
+def _alignment(batch: LexicalBatch, d: int, anchor_grams: np.ndarray, anchor_at: np.ndarray, matched: np.ndarray,
+               document: LexicalBatch, n: int) -> float:
+    """Share of text ``d``'s words in a ``matched`` n-gram or equal to their aligned word in ``document``."""
+    doc_grams, _ = document.grams(n)
+    order = np.argsort(doc_grams, kind="stable")
+    found = np.minimum(np.searchsorted(doc_grams[order], anchor_grams), len(order) - 1)
+    present = doc_grams[order][found] == anchor_grams
+    words = batch.word_hashes[batch.word_offsets[d] : batch.word_offsets[d + 1]]
+    aligned = kernels.aligned_words(words, document.word_hashes, anchor_at[present], order[found[present]], matched, n)
+    return aligned / len(words)
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:

@@ -19,8 +19,10 @@ MIN_WORDS = 10_000_000  # the bundled corpus holds 1.9M words
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="measured on 17M words (man pages + python docs + wordnet + fortunes), "
-                   "lexical signals: fixed calibration 20% false familiar, self-calibrated 6.7% (bar 5%); "
-                   "card within 0.02 except edit25 (0.747 vs 0.806) and false familiar (3.5% vs 6.7%)")
+                   "lexical signals, 200 per kind, 1,000 held-out windows: self-calibrated 8.4% false familiar "
+                   "on unseen.jsonl against the card's 3.8% (the unseen long manual pages share more text with "
+                   "the corpus than the index's own held-out ones); edit25 AUROC 0.901 (containment alone 0.827), "
+                   "card 0.913")
 def test_self_calibration_holds_where_the_fixed_one_drifts(tmp_path):
     import gather
 

@@ -155,3 +155,20 @@ def test_adding_sources_refits(tmp_path):
     assert cal["heldout"]["documents"] + cal["heldout"]["duplicates"] == manifest.counts()["held_out"] >= 20
     info = CliRunner().invoke(main, ["index", "info", str(tmp_path / "idx")])
     assert "held-out text labelled familiar" in info.output and "edit25" in info.output
+
+
+def test_planted_windows_cycle_through_every_length():
+    rng = random.Random(4)
+    vocabulary = ["".join(rng.choice("abcdefgh") for _ in range(6)) for _ in range(5000)]
+    docs = [" ".join(rng.choice(vocabulary) for _ in range(300)) for _ in range(20)]
+    items = planting.plant(docs, 10, 0) + planting.heldout_windows(docs, 10, 1)
+    for kind in ("window", "edit10", "edit25", "heldout"):
+        lengths = [len(i.text.split()) for i in items if i.kind == kind]
+        assert lengths == list(planting.WINDOW_LENGTHS) * 2, kind
+
+
+def test_copies_are_texts_the_corpus_holds_half_of_by_any_lexical_measure():
+    columns = {"ngram_containment": np.array([0.1, 0.6, 0.0, 0.2, np.nan]),
+               "ngram_alignment": np.array([0.3, 0.6, 0.0, 0.5, np.nan]),
+               "minhash_jaccard": np.array([0.0, 0.0, 0.7, 0.0, np.nan])}
+    assert calibrate.copied(columns).tolist() == [False, True, True, True, False]

@@ -10,8 +10,8 @@ the build's self-calibration uses, ``overlap.calibrate``) on the signals
 (``overlap.score.feature_names``) is fitted with every
 kind weighted equally. The label threshold lets at most ``--max-false`` of the
 held-out same-style novel text be called familiar, halfway into the gap above
-the last held-out score it must keep out (``overlap.calibrate.threshold_for``); ``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so
-0.5 is the label boundary and the ranking (AUROC) is the regression's own.
+the last held-out score it must keep out (``overlap.calibrate.threshold_for``);
+``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so 0.5 is the label boundary and the ranking (AUROC) is the regression's own.
 """
 
 from __future__ import annotations

@@ -637,7 +637,8 @@ def render(data: ReportData, *, max_rows: int = 200, source: str | None = None,
     dup_note, dup_table = duplicates(data, max_rows)
     notes = "".join(f'<p class="note">{e(n)}</p>' for n in data.notes)
     nav = "".join(f'<a href="#{k}">{v}</a>' for k, v in (
-        ("summary", "Summary"), ("validity", "Validity"), ("reading", "Reading"), ("plots", "Plots"), ("familiar", "Most familiar"),
+        ("summary", "Summary"), ("validity", "Validity"), ("reading", "Reading"), ("plots", "Plots"),
+        ("familiar", "Most familiar"),
         ("novel", "Most novel"), ("duplicates", "Near-duplicates")))
     return f"""<!DOCTYPE html>
 <html lang="en">

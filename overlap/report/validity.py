@@ -45,7 +45,8 @@ def section(calibration: dict[str, Any] | None) -> str:
     content = ""
     if "content_threshold" in card:
         content = (f"<p><code>familiar_content</code> (same meaning, other words) from semantic similarity "
-                   f"{card['content_threshold']}: {card['false_familiar_content']:.1%} of held-out text reaches it.</p>")
+                   f"{card['content_threshold']}: {card['false_familiar_content']:.1%} of held-out text "
+                   "reaches it.</p>")
     return (f"<p>{escape(intro)}</p>"
             '<div class="tablewrap"><table class="plain"><thead><tr><th>planted copies</th>'
             '<th title="chance that a planted copy scores above a held-out text">AUROC vs held-out</th>'

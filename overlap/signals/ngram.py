@@ -107,11 +107,15 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
         plans.append((key, int(d), start, length, np.flatnonzero(mine), np.flatnonzero(shard[lo:hi] >= 0)))
     plans.sort(key=lambda plan: plan[:4])
     alignment = np.where(counts > 0, 0.0, np.nan)
+    sorted_for = None
     for key, d, start, length, anchors, matched in plans:
         lo = offsets[d]
         _attach_evidence(result, d, docs, n, grams[lo + start : lo + start + length], key)
-        document = docs.lexical(key >> 32, key & 0xFFFFFFFF)
-        alignment[d] = _alignment(batch, d, grams[lo + anchors], anchors, matched, document, n)
+        if key != sorted_for:  # plans are sorted by document: sort each one's n-grams once
+            document, sorted_for = docs.lexical(key >> 32, key & 0xFFFFFFFF), key
+            order = np.argsort(document.grams(n)[0], kind="stable")
+            sorted_grams = document.grams(n)[0][order]
+        alignment[d] = _alignment(batch, d, grams[lo + anchors], anchors, matched, document, sorted_grams, order, n)
     result.features[ALIGNMENT] = alignment
     return result
 
@@ -128,12 +132,11 @@ def _best_document(shard: np.ndarray, doc: np.ndarray) -> tuple[int, np.ndarray]
 
 
 def _alignment(batch: LexicalBatch, d: int, anchor_grams: np.ndarray, anchor_at: np.ndarray, matched: np.ndarray,
-               document: LexicalBatch, n: int) -> float:
-    """Share of text ``d``'s words in a ``matched`` n-gram or equal to their aligned word in ``document``."""
-    doc_grams, _ = document.grams(n)
-    order = np.argsort(doc_grams, kind="stable")
-    found = np.minimum(np.searchsorted(doc_grams[order], anchor_grams), len(order) - 1)
-    present = doc_grams[order][found] == anchor_grams
+               document: LexicalBatch, sorted_grams: np.ndarray, order: np.ndarray, n: int) -> float:
+    """Share of text ``d``'s words in a ``matched`` n-gram or equal to their aligned word in ``document``
+    (whose n-grams are ``sorted_grams``, at positions ``order``)."""
+    found = np.minimum(np.searchsorted(sorted_grams, anchor_grams), len(order) - 1)
+    present = sorted_grams[found] == anchor_grams
     words = batch.word_hashes[batch.word_offsets[d] : batch.word_offsets[d + 1]]
     aligned = kernels.aligned_words(words, document.word_hashes, anchor_at[present], order[found[present]], matched, n)
     return aligned / len(words)

@@ -124,7 +124,7 @@ def scan(
                                id_field=id_field, max_text_bytes=max_text_bytes)
         write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
     if report is not None:
-        write_report(scores, report, dataset=examples)
+        write_report(scores, report, dataset=examples, calibration=read_manifest(index_dir).calibration)
     if rejected:
         write_rejects(rejected, rejects_path)
         if progress:
@@ -193,10 +193,12 @@ def report(
     title: str | None = None,
     max_rows: int = 200,
     overwrite: bool = True,
+    index: str | Path | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a scores table (and weights) to ``out``.
 
-    A ``dataset`` path is first checked to be the one the scores were made from.
+    A ``dataset`` path is first checked to be the one the scores were made from. With ``index``
+    (the index the scores came from) the report shows its validity card.
     """
     refuse_existing(out, overwrite)
     table = _scores(scores)
@@ -204,4 +206,6 @@ def report(
         require_path(weights)
     if isinstance(dataset, (str, Path)):
         _check_dataset(scores, table, dataset)
-    return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows)
+    calibration = read_manifest(require_path(index)).calibration if index is not None else None
+    return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows,
+                        calibration=calibration)

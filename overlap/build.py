@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from overlap import __version__, engines, signals as signal_registry
+from overlap import __version__, calibrate, engines, signals as signal_registry
 from overlap import text as ref
 from overlap.index.manifest import (
     PLAN_FILE,
@@ -107,13 +107,20 @@ def build_shard(
     batch_size: int = CORPUS_BATCH,
     options: dict[str, Any] | None = None,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
+    holdout_rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Build shard ``number`` of an index from one source file; return its manifest entry."""
+    """Build shard ``number`` of an index from one source file; return its manifest entry.
+
+    Documents held out for calibration (``calibrate.held_out``) are not indexed but
+    kept in the shard's ``holdout.parquet``.
+    """
     writer = ShardWriter(Path(index_dir), number)
     try:
         builders = [signal_registry.get(name).Builder(params, writer, options or {}) for name in signal_names]
         docs = _DocsWriter(writer.path(DOCS_FILE))
         rejects = []
+        held_ids: list[str] = []
+        held_texts: list[str] = []
         n_docs = n_words = n_bytes = n_sampled_out = 0
         for batch in iter_corpus_batches(
             [source], text_field=text_field, id_field=id_field, batch_size=batch_size, on_error=on_error,
@@ -122,6 +129,11 @@ def build_shard(
             rejects += batch.rejects
             keep = [i for i, doc_id in enumerate(batch.ids) if keep_document(doc_id, sample_rate)]
             n_sampled_out += len(batch.ids) - len(keep)
+            held = [i for i in keep if calibrate.held_out(batch.ids[i], holdout_rate)]
+            held_ids += [batch.ids[i] for i in held]
+            held_texts += [batch.texts[i] for i in held]
+            if held:
+                keep = [i for i in keep if i not in set(held)]
             ids = [batch.ids[i] for i in keep]
             texts = [batch.texts[i] for i in keep]
             lines = [batch.lines[i] for i in keep]
@@ -138,6 +150,9 @@ def build_shard(
         counts = {"documents": n_docs, "words": n_words, "bytes": n_bytes, "rejected": len(rejects)}
         if n_sampled_out:
             counts["sampled_out"] = n_sampled_out
+        if held_ids:
+            counts["held_out"] = len(held_ids)
+            calibrate.write_holdout(writer.path(calibrate.HOLDOUT_FILE), held_ids, held_texts)
         for builder in builders:
             counts.update(builder.finish())
         if rejects:
@@ -158,6 +173,13 @@ def source_digest(path: Path) -> dict[str, Any]:
     for file in files:
         combined.update(f"{file.relative_to(path)}\0{file_digest(file)}\n".encode())
     return {"bytes": sum(f.stat().st_size for f in files), "sha256": combined.hexdigest()}
+
+
+def _source_bytes(path: Path) -> int:
+    """Size on disk of a source file or folder."""
+    if not path.is_dir():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def _remove_leftovers(index_dir: Path) -> None:
@@ -190,7 +212,9 @@ def build_index(
     params: dict[str, Any] | None = None,
     model: str | None = None,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
+    holdout_rate: float | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Build (or add to, or resume) the index at ``out`` from corpus ``sources``.
 
@@ -203,9 +227,15 @@ def build_index(
     ``the-pile``, ... see ``corpora/layouts/``) or a layout ``.json`` file: folder
     sources then yield only that corpus' document files, and its text and id
     fields apply where ``text_field`` / ``id_field`` are not given.
+
+    A first build holds out ``holdout_rate`` of the documents (default
+    ``calibrate.holdout_rate_for`` the sources' size) and every build refits the
+    index's calibration on them (``overlap.calibrate``); additions keep the rate.
     """
     if not 0.0 < sample_rate <= 1.0:
         raise ValueError(f"sample rate must be in (0, 1], got {sample_rate}")
+    if holdout_rate is not None and not 0.0 <= holdout_rate < 0.5:
+        raise ValueError(f"holdout rate must be in [0, 0.5), got {holdout_rate}")
     sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
     files = [str(p) for p in expand_sources(sources)]
     out = Path(out)
@@ -226,12 +256,18 @@ def build_index(
             files = [f for f in files if source_digest(Path(f))["sha256"] not in known]
             first = max((s["number"] for s in existing.shards), default=-1) + 1
             manifest = existing
+            rate = existing.holdout_rate
         else:
             names = signal_registry.parse(signals)
             wanted = index_params(names, params, model)
             first = 0
-            manifest = Manifest(params=wanted, signals=names, created=_now(), sample_rate=sample_rate)
-        plan = {"params": wanted, "signals": names, "sources": files, "first": first, "sample_rate": sample_rate}
+            rate = holdout_rate if holdout_rate is not None else calibrate.holdout_rate_for(
+                sum(_source_bytes(Path(f)) for f in files)
+            )
+            manifest = Manifest(params=wanted, signals=names, created=_now(), sample_rate=sample_rate,
+                                holdout_rate=rate)
+        plan = {"params": wanted, "signals": names, "sources": files, "first": first, "sample_rate": sample_rate,
+                "holdout_rate": rate}
         plan_path = out / PLAN
         if plan_path.exists():
             if not resume:
@@ -253,7 +289,7 @@ def build_index(
             else:
                 # Absolute: Ray workers on other nodes do not share this process's working directory.
                 todo.append((str(out.resolve()), number, source, wanted, names, text_field, id_field, on_error,
-                             sample_rate, CORPUS_BATCH, {"model": model} if model else None, max_text_bytes))
+                             sample_rate, CORPUS_BATCH, {"model": model} if model else None, max_text_bytes, rate))
         runner = engines.get(engine, workers, ray_address)
         for entry in runner.map(build_shard, todo):
             entries[entry["number"]] = entry
@@ -268,6 +304,11 @@ def build_index(
              "corpus_layout": corpus_layout, "text_field": text_field, "id_field": id_field}
         ]
         manifest.complete = True
+        if specs or not manifest.calibration:
+            manifest.calibration = calibrate.calibrate_index(
+                out, manifest, options={"model": model} if model else None, engine=engine, workers=workers,
+                ray_address=ray_address, progress=log,
+            )
         # The plan goes first: a kill between the two leaves shards that --resume reuses.
         plan_path.unlink()
         write_manifest(out, manifest)

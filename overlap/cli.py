@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from overlap import api, summary
+from overlap import api, calibrate, summary
 from overlap.engines import ENGINES
 from overlap.engines.ray import EngineError
 from overlap.index.manifest import IndexError_
@@ -77,10 +77,13 @@ model_option = click.option("--model", default=None, help="Local sentence-transf
               help="Bad corpus records: stop, or skip them into the shard's rejects.jsonl.")
 @click.option("--sample-rate", type=float, default=1.0, show_default=True,
               help="Index only this share of documents (by id hash) for a quick estimate.")
+@click.option("--holdout-rate", type=float, default=None,
+              help="Share of documents (by id hash) held out of the index to calibrate it on its own corpus "
+                   "(default: 5% of a corpus of at least 1 MiB, less for large ones; 0: use the bundled calibration).")
 @model_option
 @max_text_option
 def index_build(sources, out, signals, text_field, id_field, corpus_layout, engine, workers, ray_address, resume,
-                on_error, sample_rate, model, max_text_bytes) -> None:
+                on_error, sample_rate, holdout_rate, model, max_text_bytes) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
     if workers is None and engine == "local":
@@ -90,7 +93,7 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
         list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
         corpus_layout=corpus_layout, engine=engine,
         workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
-        max_text_bytes=max_text_bytes,
+        max_text_bytes=max_text_bytes, holdout_rate=holdout_rate, log=_say,
         model=model, progress=lambda e: built.append(e) or _say(
             f"shard {e['number']}: {e['counts']['documents']} documents from {Path(e['source']['path']).name}"),
     )
@@ -161,6 +164,8 @@ def index_info(directory) -> None:
         click.echo(f"sample rate: {manifest.sample_rate} (scores against this index are estimates)")
     for key, value in sorted(manifest.params.items()):
         click.echo(f"param {key}: {value}")
+    for line in calibrate.card_lines(manifest.calibration):
+        click.echo(line)
 
 
 @main.command()
@@ -260,9 +265,11 @@ def reweight(scores, out, strategy, target_novel_share, strength, max_weight, mi
               help="The scanned dataset, to show example text beside the evidence.")
 @click.option("--title", default=None)
 @click.option("--max-rows", type=int, default=200, show_default=True, help="Rows per table.")
-def report(scores, out, weights, dataset, title, max_rows) -> None:
+@click.option("--index", "index", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The index the scores came from, to show its validity card.")
+def report(scores, out, weights, dataset, title, max_rows, index) -> None:
     """Write a self-contained HTML report of a scores table."""
-    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows)
+    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows, index=index)
     click.echo(f"report written to {path}")
 
 

@@ -670,6 +670,43 @@ def bucket_lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, pre
     return out
 
 
+@njit(cache=True)
+def _aligned_words(words, doc_words, anchor_at, anchor_doc_at, matched_at, n):
+    covered = np.zeros(words.shape[0], dtype=np.bool_)
+    for i in matched_at:
+        covered[i : i + n] = True
+    count = 0
+    k = 0  # the last anchor at or before j (the first one while there is none)
+    m = anchor_at.shape[0]
+    for j in range(words.shape[0]):
+        while k + 1 < m and anchor_at[k + 1] <= j:
+            k += 1
+        for a in (k, min(k + 1, m - 1)):  # the anchors on either side of j
+            if m and not covered[j]:
+                q = j + anchor_doc_at[a] - anchor_at[a]
+                if 0 <= q < doc_words.shape[0] and doc_words[q] == words[j]:
+                    covered[j] = True
+        if covered[j]:
+            count += 1
+    return count
+
+
+def aligned_words(words: np.ndarray, doc_words: np.ndarray, anchor_at: np.ndarray, anchor_doc_at: np.ndarray,
+                  matched_at: np.ndarray, n: int) -> int:
+    """How many of a text's ``words`` are matched: inside a matched n-gram or equal to their aligned word.
+
+    ``matched_at`` are the start positions of the text's n-grams found in the corpus
+    (in any document). ``anchor_at`` (sorted) and ``anchor_doc_at`` are the word
+    positions of the n-grams it shares with its best document, in the text and in
+    that document; each text word aligns through the anchor before or after it (a
+    replaced word keeps the alignment; past an insertion or deletion the next anchor
+    carries the shifted one).
+    """
+    return int(_aligned_words(np.asarray(words, dtype=np.uint64), np.asarray(doc_words, dtype=np.uint64),
+                              np.asarray(anchor_at, dtype=np.int64), np.asarray(anchor_doc_at, dtype=np.int64),
+                              np.asarray(matched_at, dtype=np.int64), n))
+
+
 def set_threads(n: int) -> None:
     """Number of threads the kernels use in this process."""
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))

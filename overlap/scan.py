@@ -31,6 +31,15 @@ COLUMNS = {
 }
 
 
+def signal_columns(results: dict[str, SignalResult]) -> dict[str, np.ndarray]:
+    """Every scored value per text: each signal's score column and the features it measured."""
+    columns = {}
+    for name, result in results.items():
+        columns[COLUMNS[name][0]] = result.score
+        columns.update(result.features)
+    return columns
+
+
 def check_compatible(manifest: Manifest, index_dir: Path, options: dict[str, Any] | None = None) -> None:
     """Refuse an index whose parameters this version cannot honour, naming each difference."""
     problems = []
@@ -141,7 +150,7 @@ def scan_examples(
         verify=verify, options=options, progress=progress,
     )
     return scores_table(examples, unique, results, prepared, manifest.params, lm=lm, lm_device=lm_device,
-                        progress=progress)
+                        progress=progress, calibration=manifest.calibration)
 
 
 def distinct_texts(examples: Sequence[Example]) -> dict[str, int]:
@@ -163,11 +172,13 @@ def scores_table(
     lm: str | None = None,
     lm_device: str = "cpu",
     progress: Callable[[str], None] | None = None,
+    calibration: dict | None = None,
 ) -> pl.DataFrame:
     """The scores table from each signal's result per distinct text: the same for index and stream mode.
 
     ``results[name].doc_ids`` name each text's evidence document; ``params``
-    are the lexical parameters the signals ran with.
+    are the lexical parameters the signals ran with; ``calibration`` is the
+    index's own fit (``None``: the bundled ``calibration.json``).
     """
     texts_count = len(unique)
     whole = np.array([unique[e.text] for e in examples], dtype=np.int64)
@@ -177,15 +188,17 @@ def scores_table(
         "category": [e.category for e in examples],
         "words": LexicalBatch.from_texts([e.text for e in examples]).word_counts(),
     }
-    per_text_signals = {COLUMNS[n][0]: r.score for n, r in results.items()}
+    per_text_signals = signal_columns(results)
     for name, result in results.items():
         column, prefix = COLUMNS[name]
         data[column] = result.score[whole]
+        for feature, values in result.features.items():
+            data[feature] = values[whole]
         data[f"{prefix}_doc_id"] = [result.doc_ids[i] for i in whole]
         data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
         data[f"{prefix}_doc_end"] = result.end[whole]
         data[f"{prefix}_match"] = [result.match[i] for i in whole]
-    fam_all = score.familiarity(per_text_signals)
+    fam_all = score.familiarity(per_text_signals, calibration)
     fam = fam_all[whole]
     lm_frame = None
     if lm is not None:
@@ -195,6 +208,8 @@ def scores_table(
         fam = score.with_lm(fam, lm_frame["lm_familiarity"].fill_null(np.nan).to_numpy())
     data["familiarity"] = fam
     data["label"] = score.label(fam)
+    if "semantic_similarity" in per_text_signals:
+        data["familiar_content"] = score.familiar_content(data["semantic_similarity"], calibration)
     for side in ("prompt", "response"):
         idx = np.array([unique[getattr(e, side)] for e in examples], dtype=np.int64)
         has_side = np.array([bool(getattr(e, side)) and getattr(e, side) != e.text for e in examples])

@@ -1,13 +1,21 @@
 """Signals -> one familiarity in [0, 1] and a label.
 
-The combination is a logistic model over the signals an index holds (plus the
-square root of n-gram containment, which separates heavily edited copies whose
-containment is small but not zero), fitted on the labelled benchmark in
+The combination is a logistic model over the signals an index holds (n-grams
+entering as the word alignment of ``signals/ngram.py`` and its square root, which
+separate heavily edited copies better than containment does), fitted on the labelled benchmark in
 ``benchmarks/validity`` and stored in ``calibration.json`` beside this file,
 one model per subset of signals. Its linear score ``z`` is turned into
 ``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
 boundary, placed where at most 4% of held-out same-style novel text crosses it.
+The borderline band starts half a unit of ``z`` below the threshold, or closer
+where that would reach down to the score of a text with no overlap at all (the
+model's ``borderline``): the familiarity scale is stretched so that
+``borderline`` maps to ``BORDERLINE_AT`` and zero overlap is always ``novel``.
 Rerun ``benchmarks/validity/run.py`` and ``fit.py`` after changing a signal.
+
+An index fitted on its own corpus at build time (``overlap.calibrate``) carries
+its models in its manifest; every function here takes that ``calibration`` and
+uses its models, falling back to ``calibration.json`` where it has none.
 """
 
 from __future__ import annotations
@@ -27,13 +35,51 @@ FAMILIAR_AT = 0.5
 BORDERLINE_AT = float(1.0 / (1.0 + np.exp(SHARPNESS * BORDERLINE_BELOW)))
 
 
-def features(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Model inputs: the signals in canonical order, then sqrt(n-gram containment) if present."""
-    names = [n for n in ORDER if n in columns]
-    values = [np.asarray(columns[n], dtype=float) for n in names]
-    if "ngram_containment" in columns:
-        values.append(np.sqrt(np.clip(np.asarray(columns["ngram_containment"], dtype=float), 0.0, None)))
-    return np.column_stack(values)
+ALIGNMENT = "ngram_alignment"
+SQRT_ALIGNMENT = "sqrt_ngram_alignment"
+SQRT_CONTAINMENT = "sqrt_ngram_containment"
+
+
+def feature_names(signals: list[str], columns: dict | None = None) -> list[str]:
+    """The model inputs for these signal columns, in canonical order.
+
+    The n-gram signal enters as its word alignment and the square root of it (which
+    separates heavily edited copies, whose alignment is well under 1 but not 0), or,
+    where ``columns`` holds no alignment, as containment and its square root.
+    """
+    names = []
+    for n in (n for n in ORDER if n in signals):
+        if n != "ngram_containment":
+            names.append(n)
+        elif columns is None or ALIGNMENT in columns:
+            names += [ALIGNMENT, SQRT_ALIGNMENT]
+        else:
+            names += [n, SQRT_CONTAINMENT]
+    return names
+
+
+def _model_features(model: dict) -> list[str]:
+    """A model's inputs (models fitted before ``features`` was recorded had no alignment)."""
+    if "features" in model:
+        return model["features"]
+    names = list(model["signals"])
+    return names + [SQRT_CONTAINMENT] if "ngram_containment" in names else names
+
+
+def _feature(name: str, columns: dict[str, np.ndarray]) -> np.ndarray:
+    if name in (SQRT_CONTAINMENT, SQRT_ALIGNMENT):
+        return np.sqrt(np.clip(_feature(name.removeprefix("sqrt_"), columns), 0.0, None))
+    if name == ALIGNMENT and ALIGNMENT not in columns:
+        # A scores table written before the alignment was measured: every word of a matched
+        # n-gram is matched, so containment is the alignment's floor.
+        return np.asarray(columns["ngram_containment"], dtype=float)
+    return np.asarray(columns[name], dtype=float)
+
+
+def features(columns: dict[str, np.ndarray], names: list[str] | None = None) -> np.ndarray:
+    """Model inputs ``names`` (default: ``feature_names`` of ``columns``) as one matrix, NaN as 0."""
+    names = feature_names(list(columns), columns) if names is None else names
+    return np.column_stack([np.nan_to_num(_feature(n, columns), nan=0.0) for n in names])
 
 
 @functools.cache
@@ -42,31 +88,45 @@ def _models() -> dict[tuple[str, ...], dict]:
     return {tuple(m["signals"]): m for m in data["models"]}
 
 
-def model_for(signals: list[str]) -> dict:
+def _fitted(calibration: dict | None) -> dict[tuple[str, ...], dict]:
+    """An index's own models where its calibration has them, else the bundled ones."""
+    if calibration and calibration.get("models"):
+        return {tuple(m["signals"]): m for m in calibration["models"]}
+    return _models()
+
+
+def model_for(signals: list[str], calibration: dict | None = None) -> dict:
     """The fitted model for exactly this set of signal columns."""
     key = tuple(n for n in ORDER if n in signals)
-    if key not in _models():
+    models = _fitted(calibration)
+    if key not in models:
         raise ValueError(f"no calibration for signals {list(key)}; rerun benchmarks/validity/fit.py")
-    return _models()[key]
+    return models[key]
 
 
-def linear_score(signals: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
-    """The model's linear score per example (NaN where no signal has a value) and the model."""
+def linear_score(signals: dict[str, np.ndarray], calibration: dict | None = None) -> tuple[np.ndarray, dict]:
+    """The model's linear score per example (NaN where no signal has a value) and the model.
+
+    ``signals`` maps signal columns (``ORDER``) and the features measured with them
+    (``ngram_alignment``) to values per example.
+    """
     present = {n: np.asarray(v, dtype=float) for n, v in signals.items() if n in ORDER}
     if not present:
         raise ValueError("no scored signal to combine")
-    model = model_for(list(present))
+    model = model_for(list(present), calibration)
     missing = np.isnan(np.column_stack(list(present.values()))).all(axis=1)
-    x = features({n: np.nan_to_num(v, nan=0.0) for n, v in present.items()})
+    x = features(signals, _model_features(model))
     z = x @ np.asarray(model["coefficients"]) + model["intercept"]
     z[missing] = np.nan
     return z, model
 
 
-def familiarity(signals: dict[str, np.ndarray]) -> np.ndarray:
+def familiarity(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
     """Familiarity in [0, 1] per example; NaN where there was nothing to score."""
-    z, model = linear_score(signals)
-    return 1.0 / (1.0 + np.exp(-SHARPNESS * (z - model["threshold"])))
+    z, model = linear_score(signals, calibration)
+    threshold = model["threshold"]
+    band = threshold - model.get("borderline", threshold - BORDERLINE_BELOW)
+    return 1.0 / (1.0 + np.exp(-SHARPNESS * BORDERLINE_BELOW / band * (z - threshold)))
 
 
 def label(fam: np.ndarray) -> np.ndarray:
@@ -79,31 +139,47 @@ def label(fam: np.ndarray) -> np.ndarray:
     return out
 
 
-def single_threshold(column: str) -> float | None:
+def single_threshold(column: str, calibration: dict | None = None) -> float | None:
     """The value at which this signal alone makes an example familiar (its one-signal model)."""
-    if (column,) not in _models():
+    if (column,) not in _fitted(calibration):
         return None
     grid = np.linspace(0.0, 1.0, 10001)
-    fam = familiarity({column: grid})
+    fam = familiarity({column: grid}, calibration)
     above = np.flatnonzero(fam >= FAMILIAR_AT)
     return float(grid[above[0]]) if len(above) else None
 
 
-def contributions(signals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each signal's share of the linear score (sqrt containment folded into n-grams)."""
-    z, model = linear_score(signals)
-    names = [n for n in ORDER if n in signals]
-    x = features({n: np.nan_to_num(np.asarray(signals[n], dtype=float), nan=0.0) for n in names})
-    terms = x * np.asarray(model["coefficients"])
-    out = {n: terms[:, i] for i, n in enumerate(names)}
-    if "ngram_containment" in out:
-        out["ngram_containment"] = out["ngram_containment"] + terms[:, -1]
+def content_threshold(calibration: dict | None = None) -> float | None:
+    """Semantic similarity at which an example restates the corpus (``familiar_content``).
+
+    An index's own held-out 96th percentile where it was fitted; else the bundled
+    one-signal semantic model's threshold, fitted to the same 4% of held-out text.
+    """
+    if calibration and calibration.get("content_threshold") is not None:
+        return float(calibration["content_threshold"])
+    return single_threshold("semantic_similarity")
+
+
+def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> list[bool | None]:
+    """Per example, whether its meaning matches the corpus, however its words differ (None unscored)."""
+    cut = content_threshold(calibration)
+    return [None if np.isnan(v) else bool(v >= cut) for v in np.asarray(semantic, dtype=float)]
+
+
+def contributions(signals: dict[str, np.ndarray], calibration: dict | None = None) -> dict[str, np.ndarray]:
+    """Each signal's share of the linear score (its derived features folded into n-grams)."""
+    z, model = linear_score(signals, calibration)
+    names = _model_features(model)
+    terms = features(signals, names) * np.asarray(model["coefficients"])
+    out = {n: np.zeros(len(z)) for n in ORDER if n in model["signals"]}
+    for i, n in enumerate(names):
+        out[n if n in ORDER else "ngram_containment"] += terms[:, i]
     return out
 
 
-def driver(signals: dict[str, np.ndarray]) -> np.ndarray:
+def driver(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
     """Per example, the signal contributing most to its score (None where nothing was scored)."""
-    parts = contributions(signals)
+    parts = contributions(signals, calibration)
     names = list(parts)
     stacked = np.vstack([parts[n] for n in names])
     out = np.array(names, dtype=object)[np.argmax(stacked, axis=0)]

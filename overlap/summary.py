@@ -13,6 +13,8 @@ SIGNAL_COLUMNS = ("ngram_containment", "minhash_jaccard", "semantic_similarity")
 def driver(scores: pl.DataFrame) -> pl.Series:
     """Per row, the signal contributing most to its familiarity (None for empty rows)."""
     present = {c: scores[c].fill_null(np.nan).to_numpy().astype(float) for c in SIGNAL_COLUMNS if c in scores.columns}
+    if present and score.ALIGNMENT in scores.columns:
+        present[score.ALIGNMENT] = scores[score.ALIGNMENT].fill_null(np.nan).to_numpy().astype(float)
     if not present:
         return pl.Series("driver", [None] * scores.height, dtype=pl.String)
     return pl.Series("driver", score.driver(present).tolist(), dtype=pl.String)

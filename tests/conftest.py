@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from overlap import data
+from overlap import calibrate, data
 from overlap.build import build_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,5 +43,7 @@ def load_docs(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def reference_docs() -> dict[str, list[dict]]:
-    """Every bundled reference document, by file name."""
-    return {p.name: load_docs(p) for p in data.reference_sources()}
+    """Every bundled reference document its index holds (not those held out to calibrate it), by file."""
+    rate = calibrate.holdout_rate_for(sum(p.stat().st_size for p in data.reference_sources()))
+    return {p.name: [d for d in load_docs(p) if not calibrate.held_out(d["id"], rate)]
+            for p in data.reference_sources()}

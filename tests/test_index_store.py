@@ -93,7 +93,8 @@ def test_resume_finishes_an_interrupted_build_identically(tmp_path, small_index)
     names = ["ngram", "minhash"]
     params = index_params(names)
     # An interrupted run: its plan is on disk, one shard finished, one half-written.
-    plan = {"params": params, "signals": names, "sources": [str(p) for p in SOURCES], "first": 0, "sample_rate": 1.0}
+    plan = {"params": params, "signals": names, "sources": [str(p) for p in SOURCES], "first": 0, "sample_rate": 1.0,
+            "holdout_rate": 0.0}  # under 1 MiB of sources: nothing held out
     (out / PLAN).write_text(json.dumps(plan))
     build_shard(str(out), 0, str(SOURCES[0]), params, names)
     (out / ".tmp-shard-00001-999").mkdir()

@@ -284,11 +284,12 @@ def test_report_never_shows_a_zero_threshold(tmp_path, scanned):
     _, scores = scanned
     from overlap import score
 
-    assert 0 < score.single_threshold("minhash_jaccard") < 0.005  # what the calibration says today
+    # The fit keeps zero overlap below the threshold (tests/test_score.py), so it is never 0.00.
+    assert score.single_threshold("minhash_jaccard") >= 0.005
     html = api.report(scores, tmp_path / "r.html").read_text()
     table = html[html.index("<h3>By signal</h3>"):]
     table = table[:table.index("</table>")]
-    assert "<td>0.00</td>" not in table and "any value above 0" in table
+    assert "<td>0.00</td>" not in table
 
 
 def test_rerunning_an_identical_build_says_nothing_was_added(runner, tmp_path):

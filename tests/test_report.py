@@ -279,3 +279,28 @@ def test_report_in_headless_chromium(real_report, tmp_path):
         foreign = [u for u in browser.requests() if not u.startswith(("data:", "about:"))
                    and u != path.resolve().as_uri()]
         assert foreign == []
+
+
+def test_report_shows_the_index_validity_card(lexical_index, tmp_path):
+    """The card of the scanned index, from `overlap report --index`, and its signal thresholds."""
+    from click.testing import CliRunner
+
+    from overlap.cli import main
+    from overlap.index.manifest import read_manifest
+    from overlap.score import single_threshold
+
+    scores = scores_frame()
+    scores.write_parquet(tmp_path / "s.parquet")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "s.parquet"), "--out", str(out),
+                                       "--index", str(lexical_index)])
+    assert result.exit_code == 0, result.output
+    section = out.read_text().split('id="validity"')[1].split("</section>")[0]
+    card = read_manifest(lexical_index).calibration["card"]
+    assert f"{card['auroc']['edit25']:.3f}" in section and f"{card['false_familiar']:.1%}" in section
+    assert "windows, 25% of words replaced" in section
+    own = single_threshold("ngram_containment", read_manifest(lexical_index).calibration)
+    signals = out.read_text().split("<h3>By signal</h3>")[1].split("</table>")[0]
+    assert f"<td>{own:.2f}</td>" in signals
+    bare = render_report(scores)
+    assert "pass <code>--index</code>" in bare.split('id="validity"')[1].split("</section>")[0]

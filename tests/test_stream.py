@@ -31,6 +31,14 @@ BOILERPLATE = ("All rights reserved. No part of this publication may be reproduc
 
 
 @pytest.fixture(scope="module")
+def whole_index(tmp_path_factory) -> Path:
+    """Lexical index of every bundled document: no hold-out, so the bundled calibration, as in stream mode."""
+    out = tmp_path_factory.mktemp("whole-index")
+    build_index(data.reference_sources(), out, signals="ngram,minhash", holdout_rate=0.0)
+    return out
+
+
+@pytest.fixture(scope="module")
 def sample_examples():
     return read_dataset(data.sample_dataset())[0]
 
@@ -58,8 +66,8 @@ def planted(tmp_path_factory):
     return read_dataset(dataset)[0]
 
 
-def test_lexical_stream_equals_index_scan_on_the_bundled_corpus(lexical_index, planted):
-    indexed = scan_examples(planted, lexical_index)
+def test_lexical_stream_equals_index_scan_on_the_bundled_corpus(whole_index, planted):
+    indexed = scan_examples(planted, whole_index)
     streamed, rejects = scan_corpus(planted, data.reference_sources(), signals="ngram,minhash")
     assert rejects == []
     assert streamed.columns == indexed.columns
@@ -108,7 +116,7 @@ def paragraph_corpus(tmp_path_factory) -> tuple[list[Path], Path]:
 def test_lexical_stream_equals_index_scan_across_batches_and_capped_bands(tmp_path, paragraph_corpus):
     files, dataset = paragraph_corpus
     index = tmp_path / "index"
-    build_index(files, index, signals="ngram,minhash")
+    build_index(files, index, signals="ngram,minhash", holdout_rate=0.0)
     examples, _ = read_dataset(dataset)
     indexed = scan_examples(examples, index)
     streamed, _ = scan_corpus(examples, files, signals="ngram,minhash")
@@ -121,7 +129,7 @@ def test_lexical_stream_equals_index_scan_across_batches_and_capped_bands(tmp_pa
     assert int(rows["late"]["ngram_doc_id"][3:]) > CORPUS_BATCH  # found in the file's second read batch
 
 
-def test_cli_stream_scan_writes_the_index_scan_table(tmp_path, lexical_index, sample_examples):
+def test_cli_stream_scan_writes_the_index_scan_table(tmp_path, whole_index, sample_examples):
     out = tmp_path / "scores.parquet"
     sources = [str(p) for p in data.reference_sources()]
     args = ["scan", str(data.sample_dataset()), "--out", str(out), "--signals", "ngram,minhash", "--workers", "2"]
@@ -130,7 +138,7 @@ def test_cli_stream_scan_writes_the_index_scan_table(tmp_path, lexical_index, sa
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "stream: file 4/4" in result.output
-    assert read_table(out).equals(scan_examples(sample_examples, lexical_index))
+    assert read_table(out).equals(scan_examples(sample_examples, whole_index))
 
 
 def test_index_and_corpus_together_are_refused_in_one_line(tmp_path, lexical_index):
@@ -181,7 +189,7 @@ def test_skipped_corpus_records_go_to_the_rejects_file(tmp_path):
 def test_semantic_stream_within_001_of_index_scan(tmp_path, sample_examples):
     examples = sample_examples[:24]
     index = tmp_path / "index"
-    build_index(data.reference_sources(), index, signals="embedding")
+    build_index(data.reference_sources(), index, signals="embedding", holdout_rate=0.0)
     indexed = scan_examples(examples, index)
     streamed, _ = scan_corpus(examples, data.reference_sources(), signals="embedding")
     assert streamed.columns == indexed.columns

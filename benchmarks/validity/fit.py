@@ -5,54 +5,39 @@ Usage::
     python benchmarks/validity/run.py --scores val.parquet     # scan the labelled set
     python benchmarks/validity/fit.py val.parquet              # fit, print, write the calibration
 
-For every subset of signals an index can hold, a logistic regression on the
-signals (plus the square root of n-gram containment, which separates heavily
-edited copies whose containment is small but not zero) is fitted with every
-kind weighted equally. The label threshold is the lowest linear score at which
-at most ``--max-false`` of the held-out same-style novel text is called
-familiar; ``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so
-0.5 is the label boundary and the ranking (AUROC) is the regression's own.
+For every subset of signals an index can hold, a logistic regression (the one
+the build's self-calibration uses, ``overlap.calibrate``) on the signals
+(``overlap.score.feature_names``) is fitted with every
+kind weighted equally. The label threshold lets at most ``--max-false`` of the
+held-out same-style novel text be called familiar, halfway into the gap above
+the last held-out score it must keep out (``overlap.calibrate.threshold_for``);
+``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so 0.5 is the label boundary and the ranking (AUROC) is the regression's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_set import FAMILIAR_KINDS  # noqa: E402
 
-from overlap.score import BORDERLINE_BELOW, CALIBRATION_FILE, ORDER as SIGNALS, features  # noqa: E402
+from overlap.calibrate import fit_model, subset_columns  # noqa: E402
+from overlap.score import ALIGNMENT, CALIBRATION_FILE, ORDER as SIGNALS  # noqa: E402
 
 
 def fit(scores: pl.DataFrame, signals: tuple[str, ...], max_false: float) -> dict:
-    """Coefficients and threshold for one subset of signals."""
+    """Coefficients and threshold for one subset of signals (``overlap.calibrate.fit_model``)."""
     kinds = scores["kind"].to_numpy()
-    columns = {name: scores[name].fill_null(0.0).to_numpy().astype(float) for name in signals}
-    x = features(columns)
-    y = np.isin(kinds, FAMILIAR_KINDS)
-    weight = np.array([1.0 / np.sum(kinds == k) for k in kinds])
-    model = LogisticRegression(C=10.0, max_iter=2000).fit(x, y, sample_weight=weight)
-    z = x @ model.coef_[0] + model.intercept_[0]
-    heldout = np.sort(z[kinds == "heldout"])
-    allowed = int(np.floor(max_false * len(heldout)))
-    # Strictly above the (allowed-th highest) held-out score, after rounding to 4 places.
-    threshold = math.floor(float(heldout[len(heldout) - allowed - 1]) * 1e4 + 1) / 1e4
-    return {
-        "signals": list(signals),
-        "coefficients": [round(float(c), 4) for c in model.coef_[0]],
-        "intercept": round(float(model.intercept_[0]), 4),
-        "threshold": threshold,
-        "borderline": round(threshold - BORDERLINE_BELOW, 4),
-    }
+    present = [n for n in (*SIGNALS, ALIGNMENT) if n in scores.columns]
+    columns = subset_columns({n: scores[n].fill_null(0.0).to_numpy().astype(float) for n in present}, signals)
+    return fit_model(columns, kinds, max_false, familiar=np.isin(kinds, FAMILIAR_KINDS))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-false", type=float, default=0.04, help="held-out novel share allowed above threshold")
     parser.add_argument("--out", default=str(CALIBRATION_FILE))
     args = parser.parse_args(argv)
-    scores = pl.read_parquet(args.scores)
+    scores = pl.read_parquet(args.scores).filter(pl.col("kind") != "copied")  # run.py's set-aside copies
     models = []
     for size in range(1, len(SIGNALS) + 1):
         for subset in itertools.combinations(SIGNALS, size):

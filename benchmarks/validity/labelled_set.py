@@ -1,19 +1,19 @@
-"""A labelled benchmark set built from the bundled real text, with planted overlap of each kind.
+"""A labelled benchmark set with planted overlap of each kind, cut from the documents of an index.
 
-Familiar kinds (the index holds their source):
-
-* ``whole``      whole short corpus documents (news articles, language-reference topics);
-* ``window``     runs of 30 to 200 words cut from long corpus documents;
-* ``edit10``     such windows with 10% of their words replaced by other corpus words;
-* ``edit25``     the same with 25% replaced;
-* ``wrapped``    a corpus window inside an instruction, followed by a new answer;
-* ``paraphrase`` the Python FAQ's question/answer pairs (the docs say the same in other words).
+Familiar kinds (the index holds their source), made by ``overlap.planting``, the
+generators the build's self-calibration uses too (with another seed):
+``whole``, ``window``, ``edit10``, ``edit25``, ``wrapped``; and, for the bundled
+corpus, ``paraphrase``: the Python FAQ's question/answer pairs (the docs say the
+same in other words).
 
 Novel kinds (the index never saw them):
 
-* ``heldout``    windows of held-out Wikipedia articles, Python doc pages and news articles:
-                 the same style as the corpus, so hard negatives, not random words;
-* ``novel_chat`` MT-bench questions and ShareGPT chats: fine-tuning style, new content.
+* ``heldout``    windows of documents outside the index: for the bundled corpus the
+                 held-out Wikipedia articles, Python doc pages and news articles of
+                 ``corpora/heldout``; for any other index a file of its style the
+                 build never read (``--heldout``). Same style: hard negatives.
+* ``novel_chat`` (bundled corpus) MT-bench questions and ShareGPT chats: fine-tuning
+                 style, new content.
 
 Every kind is drawn with a fixed seed, so the set is the same on every machine.
 """
@@ -26,22 +26,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from overlap import data
-from overlap.io import Example, read_dataset
+from overlap import calibrate, data, planting
+from overlap.index.manifest import read_manifest
+from overlap.io import Example, iter_corpus_batches, read_dataset
 
-FAMILIAR_KINDS = ("whole", "window", "edit10", "edit25", "wrapped", "paraphrase")
-NOVEL_KINDS = ("heldout", "novel_chat")
-
-WRAPPERS = [
-    "Read the passage below and list its three main points.\n\n{}",
-    "Here is some text I found:\n{}\nCan you explain it to a ten-year-old?",
-    "Translate the gist of this into plain English:\n{}",
-]
-ANSWERS = [
-    "Sure. First, it sets the scene; second, it names who is involved; third, it says what changed.",
-    "In short: somebody did something important, and the passage explains why people cared about it.",
-    "The passage makes one claim and backs it with two examples, ending with a caveat about scope.",
-]
+FAMILIAR_KINDS = (*planting.PLANTED_KINDS, "paraphrase")
+NOVEL_KINDS = (planting.HELDOUT, "novel_chat")
+INDEXED_SAMPLE = 2000
 
 
 @dataclass(frozen=True)
@@ -51,57 +42,46 @@ class Item:
     example: Example
 
 
-def _docs(folder: str) -> list[dict]:
-    docs = []
-    for path in sorted((data.corpora_dir() / folder).glob("*.jsonl.gz")):
+def bundled_heldout() -> list[str]:
+    """The texts of the bundled corpus's held-out documents."""
+    texts = []
+    for path in sorted((data.corpora_dir() / "heldout").glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as handle:
-            docs += [json.loads(line) for line in handle]
-    return docs
+            texts += [json.loads(line)["text"] for line in handle]
+    return texts
 
 
-def _window(rng: random.Random, docs: list[list[str]], min_words: int = 250) -> list[str]:
-    words = rng.choice([d for d in docs if len(d) >= min_words])
-    length = min(rng.choice([30, 50, 80, 120, 200]), len(words))
-    start = rng.randrange(0, len(words) - length + 1)
-    return words[start : start + length]
+def read_texts(sources: list[str], text_field: str | None = None) -> list[str]:
+    """Every document text of corpus ``sources`` (any format the index build reads)."""
+    return [t for batch in iter_corpus_batches(sources, text_field=text_field) for t in batch.texts]
 
 
-def _edit(rng: random.Random, words: list[str], share: float, vocabulary: list[str]) -> list[str]:
-    out = list(words)
-    for i in rng.sample(range(len(out)), max(1, round(share * len(out)))):
-        out[i] = rng.choice(vocabulary)
-    return out
+def build(index: Path, per_kind: int = 60, seed: int = 1, heldout: list[str] | None = None,
+          heldout_windows: int | None = None) -> list[Item]:
+    """The labelled set for ``index``: ``per_kind`` items of each planted kind, twice that of novel ones
+    (``heldout_windows`` held-out windows where given: a false-familiar rate needs many).
 
-
-def build(per_kind: int = 60, seed: int = 0) -> list[Item]:
-    """The labelled set: ``per_kind`` items of each kind (all FAQ pairs for ``paraphrase``)."""
-    rng = random.Random(seed)
-    reference = _docs("reference")
-    heldout = [d["text"].split() for d in _docs("heldout")]
-    reference_words = [d["text"].split() for d in reference]
-    vocabulary = sorted({w for d in reference[:200] for w in d["text"].split() if w.isalpha()})
-    items: list[tuple[str, bool, str, str, str]] = []
-    short_docs = [d for d in reference if 40 <= len(d["text"].split()) <= 400]
-    for doc in rng.sample(short_docs, per_kind):
-        items.append(("whole", True, doc["text"], "", ""))
-    for _ in range(per_kind):
-        items.append(("window", True, " ".join(_window(rng, reference_words)), "", ""))
-    for kind, share in (("edit10", 0.10), ("edit25", 0.25)):
-        for _ in range(per_kind):
-            items.append((kind, True, " ".join(_edit(rng, _window(rng, reference_words), share, vocabulary)), "", ""))
-    for i in range(per_kind):
-        prompt = WRAPPERS[i % len(WRAPPERS)].format(" ".join(_window(rng, reference_words)))
-        response = ANSWERS[i % len(ANSWERS)]
-        items.append(("wrapped", True, f"{prompt}\n{response}", prompt, response))
-    examples, _ = read_dataset(data.sample_dataset())
-    for e in examples:
-        if e.category == "python-faq":
-            items.append(("paraphrase", True, e.text, e.prompt, e.response))
-    for _ in range(per_kind * 2):
-        items.append(("heldout", False, " ".join(_window(rng, heldout, min_words=150)), "", ""))
-    chats = [e for e in examples if e.category in ("mt-bench", "sharegpt")]
-    for e in rng.sample(chats, min(per_kind * 2, len(chats))):
-        items.append(("novel_chat", False, e.text, e.prompt, e.response))
+    Without ``heldout`` texts the bundled held-out documents, FAQ pairs and chats are used.
+    """
+    manifest = read_manifest(index)
+    folders = [Path(index) / s["name"] for s in manifest.shards]
+    indexed = calibrate.sample_indexed(folders, [s["counts"]["documents"] for s in manifest.shards],
+                                       INDEXED_SAMPLE, seed)
+    planted = planting.plant(indexed, per_kind, seed)
+    bundled = heldout is None
+    if not bundled:
+        # As the build's own hold-out: a document the index already holds a copy of is not unseen text.
+        _, heldout, _ = calibrate.unduplicated(Path(index), manifest, [""] * len(heldout), heldout)
+    planted += planting.heldout_windows(bundled_heldout() if bundled else heldout,
+                                        heldout_windows or per_kind * 2, seed + 1)
+    items = [(p.kind, p.familiar, p.text, p.prompt, p.response) for p in planted]
+    if bundled:
+        examples, _ = read_dataset(data.sample_dataset())
+        items += [("paraphrase", True, e.text, e.prompt, e.response) for e in examples if e.category == "python-faq"]
+        chats = [e for e in examples if e.category in ("mt-bench", "sharegpt")]
+        rng = random.Random(seed)
+        items += [("novel_chat", False, e.text, e.prompt, e.response)
+                  for e in rng.sample(chats, min(per_kind * 2, len(chats)))]
     return [
         Item(kind, familiar, Example(row=i, id=f"{kind}/{i}", prompt=p, response=r, text=t, category=kind))
         for i, (kind, familiar, t, p, r) in enumerate(items)

@@ -36,6 +36,8 @@ class Manifest:
     updated: str = ""
     overlap_version: str = ""
     sample_rate: float = 1.0
+    holdout_rate: float = 0.0  # share of documents held out by id hash for self-calibration
+    calibration: dict[str, Any] = field(default_factory=dict)  # overlap.calibrate's fit and card
     builds: list[dict[str, Any]] = field(default_factory=list)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

@@ -43,6 +43,7 @@ def render_report(
     dataset: str | Path | Sequence[Any] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     preview_weights: bool = True,
+    calibration: dict[str, Any] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -61,9 +62,12 @@ def render_report(
         max_rows: most rows of each table (the file stays small on big sets).
         preview_weights: with no weights at all, preview the default
             reweighting (clearly marked as a preview) rather than show none.
+        calibration: the calibration of the index the scores came from (its
+            manifest's), to show its validity card and its signal thresholds.
     """
     frame, source = _scores(scores)
-    data = model.build(frame, weights=weights, dataset=dataset, title=title, preview_weights=preview_weights)
+    data = model.build(frame, weights=weights, dataset=dataset, title=title, preview_weights=preview_weights,
+                       calibration=calibration)
     name = Path(dataset).name if isinstance(dataset, (str, Path)) else None
     return page.render(data, max_rows=max_rows, source=source, dataset_name=name)
 
@@ -77,6 +81,7 @@ def write_report(
     dataset: str | Path | Sequence[Any] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     preview_weights: bool = True,
+    calibration: dict[str, Any] | None = None,
 ) -> Path:
     """Write the report to ``out`` (atomically, parent folders created) and return its path.
 
@@ -85,7 +90,7 @@ def write_report(
     from overlap.io import atomic_write_bytes
 
     html = render_report(scores, weights, title, dataset=dataset, max_rows=max_rows,
-                         preview_weights=preview_weights)
+                         preview_weights=preview_weights, calibration=calibration)
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, html.encode("utf-8", "surrogatepass"))

@@ -67,6 +67,7 @@ class ReportData:
     examples: dict[int, Any] | None  # row -> Example when the dataset was given
     title: str
     notes: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None  # the scanned index's (None: index not given)
 
     def share(self, label: str) -> float:
         return self.counts.get(label, 0) / self.n if self.n else 0.0
@@ -116,7 +117,7 @@ def _driver(frame: pl.DataFrame) -> pl.Series:
     return summary.driver(frame)
 
 
-def _signals(frame: pl.DataFrame) -> list[Signal]:
+def _signals(frame: pl.DataFrame, calibration: dict[str, Any] | None = None) -> list[Signal]:
     out = []
     familiar = (frame["label"] == "familiar").to_numpy()
     driver = frame["driver"].to_numpy()
@@ -125,7 +126,7 @@ def _signals(frame: pl.DataFrame) -> list[Signal]:
             continue
         values = _floats(frame, column)
         has = ~np.isnan(values)
-        threshold = score.single_threshold(column)
+        threshold = score.single_threshold(column, calibration)
         out.append(Signal(
             column=column, name=name, short=short, prefix=prefix, threshold=threshold, values=values,
             over=int((values[has] >= threshold).sum()) if threshold is not None else 0,
@@ -255,13 +256,13 @@ def _examples(dataset: Any) -> dict[int, Any] | None:
 
 def build(scores: pl.DataFrame, *, weights: pl.DataFrame | str | Path | None = None,
           dataset: str | Path | Sequence[Any] | None = None, title: str | None = None,
-          preview_weights: bool = True) -> ReportData:
-    """Gather every number the report shows."""
+          preview_weights: bool = True, calibration: dict[str, Any] | None = None) -> ReportData:
+    """Gather every number the report shows (``calibration``: the scanned index's, for its card)."""
     frame = _complete(scores)
     frame, weight_info, notes = _attach_weights(frame, weights, preview_weights)
     counts = {name: int((frame["label"] == name).sum()) for name in LABELS}
     return ReportData(
-        frame=frame, n=frame.height, counts=counts, signals=_signals(frame),
+        frame=frame, n=frame.height, counts=counts, signals=_signals(frame, calibration), calibration=calibration,
         categories=_categories(frame), weights=weight_info, dup_groups=_dup_groups(frame),
         examples=_examples(dataset), title=title or "Familiarity report", notes=notes,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from overlap import score
+from overlap.report import validity
 from overlap.report import evidence, reading, svg
 from overlap.report.model import LABELS, ReportData
 
@@ -643,7 +644,8 @@ def render(data: ReportData, *, max_rows: int = 200, source: str | None = None,
     dup_note, dup_table = duplicates(data, max_rows)
     notes = "".join(f'<p class="note">{e(n)}</p>' for n in data.notes)
     nav = "".join(f'<a href="#{k}">{v}</a>' for k, v in (
-        ("summary", "Summary"), ("reading", "Reading"), ("plots", "Plots"), ("familiar", "Most familiar"),
+        ("summary", "Summary"), ("validity", "Validity"), ("reading", "Reading"), ("plots", "Plots"),
+        ("familiar", "Most familiar"),
         ("novel", "Most novel"), ("duplicates", "Near-duplicates")))
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -661,6 +663,7 @@ def render(data: ReportData, *, max_rows: int = 200, source: str | None = None,
 <nav>{nav}</nav></div></header>
 <main class="wrap">
 <section id="summary"><h2>Summary</h2>{headline(data)}{notes}</section>
+<section id="validity"><h2>Validity of the labels on this index</h2>{validity.section(data.calibration)}</section>
 <section id="reading"><h2>Reading</h2><div class="reading">{paragraphs}</div></section>
 <section id="plots"><h2>Plots</h2><div class="grid">{figures}</div>{map_note}</section>
 <section id="familiar"><h2>Most familiar examples</h2>{_caption(fam_note)}{fam_table}</section>

@@ -12,7 +12,7 @@ A signal module (``ngram``, ``minhash``, ``embedding``) has the same small shape
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ class SignalResult:
     ``score`` is NaN where the signal has nothing to say (an empty text).
     ``shard``/``doc`` are -1 where nothing matched; ``start``/``end`` are
     character offsets of ``match`` in the normalised corpus document.
+    ``features`` holds further per-text values a signal measures on the way
+    (column name -> array), scored beside ``score`` (see ``score.FEATURES``).
     """
 
     score: np.ndarray
@@ -38,6 +40,7 @@ class SignalResult:
     start: np.ndarray
     end: np.ndarray
     match: list[str | None]
+    features: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int) -> "SignalResult":

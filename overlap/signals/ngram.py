@@ -8,6 +8,15 @@ n-gram) and, for each, the group of documents its first occurrence is in
 most 65,536 of them, and ``ceil(documents / 65536)`` consecutive documents
 beyond: evidence then looks for the matched run in each document of the group.
 Membership is a binary search in one bucket; shards merge by union.
+
+Beside containment, each text gets ``ngram_alignment``: the share of its words
+that are matched, either inside an n-gram found in the corpus or equal to the
+word they align with in its best document (the one most of its matched n-grams
+come from), anchored on those n-grams. A copy with a quarter of
+its words replaced keeps few whole 8-grams (0.75^8: about 10%) but three quarters
+of its words in place; unseen text sharing one stock phrase with a page aligns
+only over that phrase. It costs no index bytes: the best document is the one
+tokenised for the evidence anyway.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.signals import hashtable
@@ -131,23 +141,47 @@ def assemble(
     plans = []
     for d in np.flatnonzero(hits > 0):
         lo, hi = offsets[d], offsets[d + 1]
-        key, start, length = _evidence_run(shard[lo:hi], doc[lo:hi])
-        plans.append((key, int(d), start, length))
-    plans.sort()
-    for key, d, start, length in plans:
+        key, mine = _best_document(shard[lo:hi], doc[lo:hi])
+        start, length = _longest_run(mine)
+        plans.append((key, int(d), start, length, np.flatnonzero(mine), np.flatnonzero(shard[lo:hi] >= 0)))
+    plans.sort(key=lambda plan: plan[:4])
+    alignment = np.where(counts > 0, 0.0, np.nan)
+    sorted_for = None
+    for key, d, start, length, anchors, matched in plans:
         lo = offsets[d]
         group = groups[key >> 32] if groups else 1
         _attach_evidence(result, d, docs, n, grams[lo + start : lo + start + length], key, group)
+        # Align against the document the evidence was found in (one document of the key's group).
+        cited = (int(result.shard[d]) << 32) | int(result.doc[d])
+        if cited != sorted_for:
+            document, sorted_for = docs.lexical(int(result.shard[d]), int(result.doc[d])), cited
+            order = np.argsort(document.grams(n)[0], kind="stable")
+            sorted_grams = document.grams(n)[0][order]
+        alignment[d] = _alignment(batch, d, grams[lo + anchors], anchors, matched, document, sorted_grams, order, n)
+    result.features[ALIGNMENT] = alignment
     return result
 
 
-def _evidence_run(shard: np.ndarray, doc: np.ndarray) -> tuple[int, int, int]:
-    """The (shard, document group) key most of a text's matched n-grams come from, and its longest run."""
+ALIGNMENT = "ngram_alignment"
+
+
+def _best_document(shard: np.ndarray, doc: np.ndarray) -> tuple[int, np.ndarray]:
+    """The (shard, document group) key most of a text's matched n-grams come from, and which n-grams those are."""
     keys = shard * (1 << 32) + doc
     values, counts = np.unique(keys[shard >= 0], return_counts=True)
     key = int(values[np.argmax(counts)])
-    start, length = _longest_run(keys == key)
-    return key, start, length
+    return key, keys == key
+
+
+def _alignment(batch: LexicalBatch, d: int, anchor_grams: np.ndarray, anchor_at: np.ndarray, matched: np.ndarray,
+               document: LexicalBatch, sorted_grams: np.ndarray, order: np.ndarray, n: int) -> float:
+    """Share of text ``d``'s words in a ``matched`` n-gram or equal to their aligned word in ``document``
+    (whose n-grams are ``sorted_grams``, at positions ``order``)."""
+    found = np.minimum(np.searchsorted(sorted_grams, anchor_grams), len(order) - 1)
+    present = sorted_grams[found] == anchor_grams
+    words = batch.word_hashes[batch.word_offsets[d] : batch.word_offsets[d + 1]]
+    aligned = kernels.aligned_words(words, document.word_hashes, anchor_at[present], order[found[present]], matched, n)
+    return aligned / len(words)
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:

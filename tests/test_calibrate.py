@@ -1,0 +1,174 @@
+"""Self-calibration per index: hold-out by id hash, the fit and its card in the manifest, the fallback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from overlap import calibrate, data, planting, score
+from overlap.build import build_index
+from overlap.cli import main
+from overlap.index.manifest import read_manifest
+from overlap.scan import scan_examples
+from overlap.io import Example
+
+
+def test_holdout_rate_follows_corpus_size():
+    assert calibrate.holdout_rate_for(500_000) == 0.0
+    assert calibrate.holdout_rate_for(4_000_000) == calibrate.MAX_HOLDOUT_RATE
+    big = calibrate.holdout_rate_for(1 << 40)
+    assert 0 < big < 1e-5 and big * (1 << 40) == pytest.approx(calibrate.HOLDOUT_TARGET_BYTES, rel=0.1)
+
+
+def test_holdout_is_deterministic_and_near_its_rate():
+    ids = [f"doc/{i}" for i in range(20000)]
+    chosen = [calibrate.held_out(i, 0.05) for i in ids]
+    assert chosen == [calibrate.held_out(i, 0.05) for i in ids]
+    assert 0.045 < np.mean(chosen) < 0.055
+    assert not any(calibrate.held_out(i, 0.0) for i in ids[:100])
+
+
+def test_threshold_lets_at_most_the_allowed_share_through():
+    scores = np.random.default_rng(0).normal(size=200)
+    cut = calibrate.threshold_for(scores, 0.04)
+    assert (scores >= cut).mean() <= 0.04
+    assert (scores >= cut - 0.05).mean() > 0.04
+
+
+def test_threshold_over_a_tie_at_the_lowest_score_sits_in_the_gap_above_it():
+    heldout = np.zeros(100)
+    assert calibrate.threshold_for(heldout, 0.04, np.array([0.8, 1.0])) == 0.4
+    heldout[:3] = 0.2  # three may pass; the cut still lies above the tie at zero
+    assert calibrate.threshold_for(heldout, 0.04, np.array([1.0])) == 0.1
+
+
+def test_a_fit_where_held_out_text_never_overlaps_keeps_zero_overlap_novel():
+    rng = np.random.default_rng(2)
+    kinds = np.array(["heldout"] * 100 + ["window"] * 50)
+    jaccard = np.concatenate([np.zeros(100), rng.uniform(0.05, 1.0, 50)])
+    model = calibrate.fit_model({"minhash_jaccard": jaccard}, kinds)
+    assert model["coefficients"][0] > 0
+    fam = score.familiarity({"minhash_jaccard": np.array([0.0, 0.05, 1.0])}, {"models": [model]})
+    assert score.label(fam).tolist() == ["novel", "familiar", "familiar"]
+
+
+def test_the_fit_never_gives_a_signal_negative_weight():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(300, 1))
+    y = (x[:, 0] > 0.5).astype(float)
+    # The second feature is the first minus noise that anticorrelates with the label.
+    design = np.column_stack([x[:, 0], x[:, 0] - 0.3 * y])
+    coef, _ = calibrate.nonnegative_logistic(design, y, np.ones(300))
+    assert (coef >= 0).all() and coef[0] > 0
+
+
+def test_logistic_separates_and_matches_its_optimum():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.5, size=400) > 0).astype(float)
+    w = np.ones(400)
+    coef, intercept = calibrate.logistic(x, y, w)
+    assert coef[0] > coef[1] > 0
+    # The gradient of the regularised objective vanishes at the returned optimum.
+    p = 1 / (1 + np.exp(-(x @ coef + intercept)))
+    assert np.allclose(calibrate.C * x.T @ (p - y) + coef, 0, atol=1e-6)
+
+
+def test_bundled_index_is_self_calibrated(lexical_index):
+    manifest = read_manifest(lexical_index)
+    cal = manifest.calibration
+    assert cal["status"] == "fitted" and manifest.holdout_rate == calibrate.MAX_HOLDOUT_RATE
+    held = set()
+    indexed = set()
+    for shard in manifest.shards:
+        folder = lexical_index / shard["name"]
+        if (folder / calibrate.HOLDOUT_FILE).exists():
+            held |= set(pq.read_table(folder / calibrate.HOLDOUT_FILE)["id"].to_pylist())
+        indexed |= set(pq.read_table(folder / "docs.parquet")["id"].to_pylist())
+    assert held and not held & indexed  # never indexed
+    assert set(cal["heldout"]["ids"]) <= held
+    card = cal["card"]
+    assert card["false_familiar"] <= 0.05
+    assert card["auroc"]["whole"] >= 0.99 and card["auroc"]["window"] >= 0.99
+    assert {tuple(m["signals"]) for m in cal["models"]} == {
+        ("ngram_containment",), ("minhash_jaccard",), ("ngram_containment", "minhash_jaccard")}
+
+
+def test_scan_uses_the_index_calibration(lexical_index):
+    manifest = read_manifest(lexical_index)
+    folder = lexical_index / manifest.shards[0]["name"]
+    doc = pq.read_table(folder / "docs.parquet")["text"][0].as_py()
+    words = doc.split()
+    texts = [" ".join(planting.edit(random.Random(0), words[:120], 0.25, words)), "an unseen line"]
+    examples = [Example(row=i, id=str(i), prompt="", response="", text=t, category=None) for i, t in enumerate(texts)]
+    scores = scan_examples(examples, lexical_index)
+    signals = {c: scores[c].to_numpy() for c in ("ngram_containment", "ngram_alignment", "minhash_jaccard")}
+    own = score.familiarity(signals, manifest.calibration)
+    bundled = score.familiarity(signals)
+    assert np.allclose(scores["familiarity"].to_numpy(), own)
+    assert not np.allclose(own, bundled)
+
+
+def _write(path: Path, docs: list[dict]) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for d in docs:
+            handle.write(json.dumps(d) + "\n")
+    return path
+
+
+def _bundled(name: str) -> list[dict]:
+    with gzip.open(data.corpora_dir() / "reference" / name, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_small_corpus_falls_back_and_says_why(tmp_path):
+    corpus = _write(tmp_path / "small.jsonl", _bundled("abc-news.jsonl.gz")[:100])
+    manifest = build_index([corpus], tmp_path / "idx", signals="ngram")
+    assert manifest.holdout_rate == 0.0 and manifest.counts()["documents"] == 100
+    assert manifest.calibration["status"] == "fallback"
+    assert "too small to hold out from" in manifest.calibration["reason"]
+    examples = [Example(row=0, id="0", prompt="", response="", text=_bundled("abc-news.jsonl.gz")[0]["text"], category=None)]
+    scores = scan_examples(examples, tmp_path / "idx")
+    assert scores["familiarity"][0] == pytest.approx(
+        score.familiarity({"ngram_containment": scores["ngram_containment"].to_numpy()})[0])
+    info = CliRunner().invoke(main, ["index", "info", str(tmp_path / "idx")])
+    assert "validity: bundled calibration (corpus too small to hold out from" in info.output
+
+
+def test_adding_sources_refits(tmp_path):
+    news = _bundled("abc-news.jsonl.gz")
+    first = _write(tmp_path / "a.jsonl", news[:120])
+    second = _write(tmp_path / "b.jsonl", news[120:])
+    manifest = build_index([first], tmp_path / "idx", signals="ngram,minhash", holdout_rate=0.12)
+    assert manifest.calibration["status"] == "fallback" and "fewer than" in manifest.calibration["reason"]
+    manifest = build_index([second], tmp_path / "idx")
+    assert manifest.holdout_rate == 0.12
+    cal = manifest.calibration
+    assert cal["status"] == "fitted"
+    assert cal["heldout"]["documents"] + cal["heldout"]["duplicates"] == manifest.counts()["held_out"] >= 20
+    info = CliRunner().invoke(main, ["index", "info", str(tmp_path / "idx")])
+    assert "held-out text labelled familiar" in info.output and "edit25" in info.output
+
+
+def test_planted_windows_cycle_through_every_length():
+    rng = random.Random(4)
+    vocabulary = ["".join(rng.choice("abcdefgh") for _ in range(6)) for _ in range(5000)]
+    docs = [" ".join(rng.choice(vocabulary) for _ in range(300)) for _ in range(20)]
+    items = planting.plant(docs, 10, 0) + planting.heldout_windows(docs, 10, 1)
+    for kind in ("window", "edit10", "edit25", "heldout"):
+        lengths = [len(i.text.split()) for i in items if i.kind == kind]
+        assert lengths == list(planting.WINDOW_LENGTHS) * 2, kind
+
+
+def test_copies_are_texts_the_corpus_holds_half_of_by_any_lexical_measure():
+    columns = {"ngram_containment": np.array([0.1, 0.6, 0.0, 0.2, np.nan]),
+               "ngram_alignment": np.array([0.3, 0.6, 0.0, 0.5, np.nan]),
+               "minhash_jaccard": np.array([0.0, 0.0, 0.7, 0.0, np.nan])}
+    assert calibrate.copied(columns).tolist() == [False, True, True, True, False]

@@ -24,6 +24,16 @@ from numba import njit, prange
 
 from overlap import text as ref
 
+# numba's OpenMP threading layer (its default when no TBB is installed) starts the
+# same libgomp that torch's CPU kernels use; once a parallel kernel has run,
+# torch.set_num_threads (which models, lm and distill call) leaves the two
+# fighting over the cores and MiniLM ran 5-12x slower. The workqueue layer uses
+# plain threads and no OpenMP, so torch keeps its own runtime; TBB, if a user
+# asks for it, is safe too. Chosen here, before any parallel kernel runs, so it
+# holds for every entry point (CLI, API, benchmarks, pool and Ray workers).
+if numba.config.THREADING_LAYER not in ("tbb", "safe", "workqueue"):
+    numba.config.THREADING_LAYER = "workqueue"
+
 _FNV_OFFSET = np.uint64(ref.FNV_OFFSET)
 _FNV_PRIME = np.uint64(ref.FNV_PRIME)
 _SEED = np.uint64(ref.NGRAM_SEED)

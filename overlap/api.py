@@ -11,7 +11,6 @@ Every command of the CLI is a thin shell over one function here::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +23,7 @@ from overlap.report import write_report
 from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, write_rejects, write_table
 from overlap.io.layouts import MAX_TEXT_BYTES
+from overlap.progress import say
 from overlap.resample import resample_plan, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
 from overlap.scan import scan_examples
@@ -31,11 +31,7 @@ from overlap.scan import scan_examples
 __all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def default_index(progress: Callable[[str], None] | None = _stderr) -> Path:
+def default_index(progress: Callable[[str], None] | None = say) -> Path:
     """The index of the bundled reference corpus, built into the cache on first use."""
     directory = data.default_index_dir()
     if not (directory / "manifest.json").exists():

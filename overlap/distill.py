@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from overlap import models
+from overlap.progress import Progress
 
 DEFAULT_DIMS = 256
 SIF_A = 1e-3
@@ -50,6 +51,7 @@ def token_vectors(teacher, batch: int = TOKEN_BATCH) -> np.ndarray:
         parts.append(np.full((vocab, 1), sep))
     inputs = torch.from_numpy(np.concatenate(parts, axis=1))
     out = np.empty((vocab, models.model_dim(teacher)), dtype=np.float32)
+    progress = Progress("embedding vocabulary tokens", vocab, "tokens")
     with torch.inference_mode():
         for lo in range(0, vocab, batch):
             chunk = inputs[lo : lo + batch]
@@ -57,6 +59,8 @@ def token_vectors(teacher, batch: int = TOKEN_BATCH) -> np.ndarray:
             if "token_type_ids" in tokenizer.model_input_names:
                 features["token_type_ids"] = torch.zeros_like(chunk)
             out[lo : lo + len(chunk)] = teacher(features)["sentence_embedding"].float().numpy()
+            progress.update(len(chunk))
+    progress.close()
     return out
 
 
@@ -64,10 +68,12 @@ def token_probabilities(tokenizer, texts: Iterable[str], vocab: int) -> np.ndarr
     """Relative frequency of each token id over ``texts`` (add-one smoothed, so no token has zero)."""
     counts = np.ones(vocab, dtype=np.float64)
     batch: list[str] = []
+    progress = Progress("counting token frequencies", None, "texts")
 
     def flush() -> None:
         for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             np.add.at(counts, np.asarray(ids, dtype=np.int64), 1)
+        progress.update(len(batch))
         batch.clear()
 
     for text in texts:
@@ -76,6 +82,7 @@ def token_probabilities(tokenizer, texts: Iterable[str], vocab: int) -> np.ndarr
             flush()
     if batch:
         flush()
+    progress.close()
     return counts / counts.sum()
 
 

@@ -23,7 +23,6 @@ with M=32 and inner product) and ``embedding.json`` (which index type).
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,7 @@ from overlap.embed_cache import EmbeddingCache, text_keys
 from overlap.index.manifest import IndexError_
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
+from overlap.progress import Progress
 from overlap.signals.base import DocStore, SignalResult
 
 NAME = "embedding"
@@ -43,7 +43,7 @@ META = "embedding.json"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
-ENCODE_GROUP = 1024  # texts per progress step
+ENCODE_GROUP = models.ENCODE_BATCH  # texts per progress step: seconds even for the full model
 
 
 def model_params(model: str | None = None) -> dict:
@@ -161,22 +161,15 @@ class Embedder:
 
     def _encode(self, texts: list[str], what: str) -> np.ndarray:
         model = self.model()
-        show = len(texts) > ENCODE_GROUP and sys.stderr.isatty()
-        bar = None
-        if show:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), desc=f"embedding {what}", unit=what, file=sys.stderr, leave=False)
+        progress = Progress(f"embedding {what}", len(texts), what)
         # Longest first across the whole set, so each batch pads little.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for lo in range(0, len(texts), ENCODE_GROUP):
             rows = order[lo : lo + ENCODE_GROUP]
             out[rows] = models.encode(model, [texts[i] for i in rows])
-            if bar is not None:
-                bar.update(len(rows))
-        if bar is not None:
-            bar.close()
+            progress.update(len(rows))
+        progress.close()
         return out
 
     def flush(self) -> None:

@@ -8,10 +8,11 @@ document between its first word's start and last word's end. The query side
 is chunked the same way (most examples are a single chunk); a text's score is
 its best chunk's cosine, and its evidence the corpus chunk that gave it.
 
-Embeddings are unit vectors from a sentence-transformers model (default
-all-MiniLM-L6-v2, see ``overlap/models.py``), cached by content hash
-(``overlap/embed_cache.py``) so nothing is embedded twice; the bundled
-reference corpus ships with its chunks already embedded.
+Embeddings are unit vectors from a sentence-transformers model (default: the
+shipped static model distilled from all-MiniLM-L6-v2, see ``overlap/models.py``),
+cached by content hash (``overlap/embed_cache.py``) so nothing is embedded
+twice; the bundled reference corpus ships with its chunks already embedded by
+the full all-MiniLM-L6-v2 (``--model minilm``).
 
 Shard files: ``embedding_vectors.npy`` (float16, chunks x dim),
 ``embedding_chunks.npy`` (int64: document row, byte start, byte end in the
@@ -59,11 +60,12 @@ def model_params(model: str | None = None) -> dict:
 
 
 def default_params() -> dict:
-    """all-MiniLM-L6-v2 (bundled), chunks of at most 128 words, exact search up to 200,000 chunks.
+    """The shipped static model, chunks of at most 128 words, exact search up to 200,000 chunks.
 
     128 words is about 170 word-piece tokens of prose, inside MiniLM's 256-token
     window (longer inputs are truncated), and close to the paragraph-sized
-    passages it was trained on.
+    passages it was trained on; the static model, distilled from it, keeps the
+    same chunks so the two give comparable indices.
     """
     return model_params(None)
 
@@ -84,10 +86,12 @@ def compatibility_problems(params: dict, options: dict) -> list[str]:
         return [f"embedding model: {exc}"]
     if identity.sha256 == params["embedding_model_sha256"] and identity.dim == params["embedding_dim"]:
         return []
-    hint = (
-        "; pass --model with the folder of the model the index was built with"
-        if models.is_default(spec) else ""
-    )
+    if params.get("embedding_model") == models.MINILM_NAME:
+        hint = "; pass --model minilm"
+    elif models.is_default(spec):
+        hint = "; pass --model with the folder of the model the index was built with"
+    else:
+        hint = ""
     return [f"embedding model: index was built with {_describe(params)}, asked for {identity.describe()}{hint}"]
 
 

@@ -684,3 +684,20 @@ def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndar
 def set_threads(n: int) -> None:
     """Number of threads the kernels use in this process."""
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+@njit(cache=True, parallel=True)
+def bag_means(table, ids, offsets):
+    """Mean of ``table``'s rows ``ids[offsets[d]:offsets[d + 1]]`` for every bag ``d`` (zeros when empty)."""
+    n = len(offsets) - 1
+    out = np.zeros((n, table.shape[1]), dtype=np.float32)
+    for d in prange(n):
+        lo, hi = offsets[d], offsets[d + 1]
+        for j in range(lo, hi):
+            row = table[ids[j]]
+            for k in range(table.shape[1]):
+                out[d, k] += row[k]
+        if hi > lo:
+            for k in range(table.shape[1]):
+                out[d, k] /= hi - lo
+    return out

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from overlap.index.store import file_digest
+from overlap.static_model import StaticModel, is_static
 
 
 DEFAULT_NAME = "static-minilm"
@@ -216,6 +217,8 @@ def _offline() -> None:
 
 @functools.lru_cache(maxsize=4)
 def _load(path_str: str):
+    if is_static(Path(path_str)):
+        return StaticModel(path_str)
     _offline()
     import logging
     import warnings
@@ -240,19 +243,23 @@ def _load(path_str: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = SentenceTransformer(path_str, device="cpu", local_files_only=True)
-    # The shipped static model stores float16 weights (half the package size); compute in float32.
-    model.float()
     model.eval()
     return model
 
 
 def load_model(spec: str | os.PathLike | None = None):
-    """The SentenceTransformer for ``spec`` on the CPU, loaded once per process, never from the network."""
+    """The model for ``spec``, loaded once per process, never from the network.
+
+    A static folder (the default) is a ``StaticModel`` run with numpy; any other
+    folder a SentenceTransformer on the CPU.
+    """
     return _load(str(resolve_model_path(spec)))
 
 
 def model_dim(model) -> int:
-    """Output dimension of a loaded SentenceTransformer (the method was renamed in v5)."""
+    """Output dimension of a loaded model (the SentenceTransformer method was renamed in v5)."""
+    if isinstance(model, StaticModel):
+        return model.dim
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(getter())
 
@@ -262,6 +269,8 @@ def encode(model, texts: list[str], batch_size: int = ENCODE_BATCH) -> np.ndarra
     dim = model_dim(model)
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
+    if isinstance(model, StaticModel):
+        return model.encode(texts)
     order = np.argsort([-len(t) for t in texts], kind="stable")
     vectors = model.encode(
         [texts[i] for i in order], batch_size=batch_size, normalize_embeddings=True,

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +18,8 @@ from overlap.scan import check_compatible, query_index
 from overlap.signals import embedding
 
 from test_embedding import SENTENCES, _abc_docs
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_default_is_the_shipped_static_model_in_float16():
@@ -32,9 +38,24 @@ def test_default_is_the_shipped_static_model_in_float16():
     assert distilled["teacher_sha256"] == models.model_identity("minilm").sha256
 
 
-def test_static_model_computes_in_float32_and_ranks_paraphrases_first():
+def test_static_model_runs_without_torch_and_matches_sentence_transformers():
+    """The numpy path gives sentence-transformers' vectors for the same folder, in a process without torch."""
+    code = ("import sys; from overlap import models; m = models.load_model(None); "
+            "v = models.encode(m, ['a cat', '', 'def f(): pass']); "
+            "print(type(m).__name__, 'torch' in sys.modules, 'sentence_transformers' in sys.modules, v.dtype)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["StaticModel", "False", "False", "float32"]
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(models.default_model_path()), device="cpu").float()
+    texts = SENTENCES + ["", "?!", "x " * 300]
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(models.encode(models.load_model(None), texts), expected, atol=1e-5)
+
+
+def test_static_model_ranks_paraphrases_first():
     model = models.load_model(None)
-    assert {p.dtype for p in model.parameters()} == {__import__("torch").float32}
     vectors = models.encode(model, SENTENCES)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     sims = vectors @ vectors.T

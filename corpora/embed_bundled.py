@@ -79,7 +79,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    params = embedding.default_params()
+    params = embedding.model_params("minilm")
     sha, dim = params["embedding_model_sha256"], params["embedding_dim"]
     out_dir = data.corpora_dir() / "embeddings" / cache_subdir(sha)
     work_dir = data.cache_dir() / "embed-bundled-work" / cache_subdir(sha)

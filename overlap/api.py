@@ -12,7 +12,6 @@ Every command of the CLI is a thin shell over one function here::
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +26,7 @@ from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.formats import require_path
 from overlap.io.layouts import MAX_TEXT_BYTES
+from overlap.progress import say
 from overlap.provenance import check_dataset, provenance_of, read_provenance
 from overlap.resample import resample_plan, resample_stats, write_resampled
 from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
@@ -36,11 +36,7 @@ from overlap.stream import scan_corpus
 __all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def default_index(progress: Callable[[str], None] | None = _stderr) -> Path:
+def default_index(progress: Callable[[str], None] | None = say) -> Path:
     """The index of the bundled reference corpus, built into the cache on first use."""
     directory = data.default_index_dir()
     if not (directory / "manifest.json").exists():

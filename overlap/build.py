@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from overlap import __version__, calibrate, engines, signals as signal_registry
+from overlap.progress import Progress
 from overlap import text as ref
 from overlap.index.manifest import (
     PLAN_FILE,
@@ -30,6 +31,7 @@ from overlap.index.manifest import (
 )
 from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard
 from overlap.io import iter_corpus_batches, expand_sources, write_rejects
+from overlap.io.formats import format_of
 from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.io.writers import atomic_write_bytes
@@ -122,6 +124,7 @@ def build_shard(
         held_ids: list[str] = []
         held_texts: list[str] = []
         n_docs = n_words = n_bytes = n_sampled_out = 0
+        progress = Progress(f"shard {number} ({Path(source).name})", _text_size(Path(source)), "MB", scale=1e6)
         for batch in iter_corpus_batches(
             [source], text_field=text_field, id_field=id_field, batch_size=batch_size, on_error=on_error,
             max_text_bytes=max_text_bytes,
@@ -146,6 +149,7 @@ def build_shard(
             n_docs += len(texts)
             n_words += int(lexical.word_offsets[-1])
             n_bytes += int(lexical.offsets[-1])
+            progress.update(int(lexical.offsets[-1]))
         docs.close()
         counts = {"documents": n_docs, "words": n_words, "bytes": n_bytes, "rejected": len(rejects)}
         if n_sampled_out:
@@ -158,10 +162,26 @@ def build_shard(
         if rejects:
             write_rejects(rejects, writer.path(REJECTS))
         source_info = {"path": str(source), **source_digest(Path(source))}
-        return writer.commit({"number": number, "source": source_info, "counts": counts})
+        entry = writer.commit({"number": number, "source": source_info, "counts": counts})
+        progress.close()
+        return entry
     except BaseException:
         writer.abort()
         raise
+
+
+def _text_size(path: Path) -> int | None:
+    """About how many bytes of text a source holds: its size when stored uncompressed, else unknown.
+
+    JSON and CSV also hold field names and escapes, so this slightly
+    overstates the text; progress then shows a little under the true share.
+    """
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*.txt") if f.is_file()) or None
+    fmt = format_of(path)
+    if fmt is None or fmt.endswith((".gz", ".zst")) or fmt == ".parquet":
+        return None
+    return path.stat().st_size
 
 
 def source_digest(path: Path) -> dict[str, Any]:

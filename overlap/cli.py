@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from overlap import api, calibrate, summary
+from overlap import api, calibrate, progress, summary
 from overlap.engines import ENGINES
 from overlap.engines.ray import EngineError
 from overlap.index.manifest import IndexError_
@@ -23,7 +23,7 @@ from overlap.reweight import ReweightConfig
 
 
 def _say(message: str) -> None:
-    click.echo(message, err=True)
+    progress.say(message)
 
 
 class _Group(click.Group):
@@ -39,8 +39,10 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(package_name="overlap")
-def main() -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr (errors still go there).")
+def main(quiet: bool) -> None:
     """Which fine-tuning examples has the base model already seen, and which are new?"""
+    progress.set_quiet(quiet)
 
 
 @main.group(cls=_Group)

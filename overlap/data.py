@@ -41,10 +41,13 @@ def cache_dir() -> Path:
 def default_index_dir() -> Path:
     """Where the index of the bundled corpus is built on first use.
 
-    The name carries the overlap version and a digest of the bundled files, so an
-    upgrade or a changed corpus gets a fresh index instead of a stale one.
+    The name carries the overlap version and a digest of the bundled files and of
+    the default embedding model, so an upgrade, a changed corpus or a new default
+    model gets a fresh index instead of a stale one.
     """
-    digest = hashlib.sha256()
+    from overlap import models
+
+    digest = hashlib.sha256(models.model_identity(None).sha256.encode())
     for path in reference_sources():
         digest.update(path.name.encode())
         digest.update(str(path.stat().st_size).encode())

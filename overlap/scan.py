@@ -21,6 +21,7 @@ from overlap.index.manifest import IndexError_, Manifest, read_manifest
 from overlap.index.store import Shard
 from overlap.io.layouts import Example
 from overlap.lexical import LexicalBatch
+from overlap.progress import Progress
 from overlap.signals.base import DocStore, SignalResult
 
 # signal -> (score column, evidence column prefix)
@@ -89,7 +90,12 @@ def query_index(
                 progress(f"preparing {name} queries for {len(texts)} texts")
             prepared[name] = module.prepare(texts, manifest.params, options or {})
     items = [(str(index_dir), e, manifest.params, names, texts, prepared, verify) for e in manifest.shards]
-    partials = list(engines.get(engine, workers, ray_address).map(query_shard, items))
+    progress = Progress(f"querying {len(texts)} texts", len(items), "shards")
+    partials = []
+    for partial in engines.get(engine, workers, ray_address).map(query_shard, items):
+        partials.append(partial)
+        progress.update(1)
+    progress.close()
     batch = LexicalBatch.from_texts(texts)
     docs = DocStore([Path(index_dir) / e["name"] for e in manifest.shards])
     results = {}

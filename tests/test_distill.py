@@ -76,7 +76,7 @@ def test_pca_gives_uncorrelated_components_by_falling_variance():
 def test_student_embeds_a_text_as_the_normalised_mean_of_its_token_rows(teacher, student):
     model = models.load_model(str(student))
     assert models.model_dim(model) == 8
-    weights = model[0].embedding.weight.detach().numpy()
+    weights = model.weights
     text = "the red cat ran"
     ids = model.tokenizer.encode(text, add_special_tokens=False).ids
     expected = weights[ids].mean(axis=0)
@@ -86,7 +86,7 @@ def test_student_embeds_a_text_as_the_normalised_mean_of_its_token_rows(teacher,
 
 def test_frequent_tokens_are_weighted_down(teacher, student):
     plain = distill.pca(distill.token_vectors(models.load_model(str(teacher))), 8)
-    weights = models.load_model(str(student))[0].embedding.weight.detach().numpy()
+    weights = models.load_model(str(student)).weights
     tokenizer = models.load_model(str(teacher)).tokenizer
     ratio = {w: np.linalg.norm(weights[tokenizer.convert_tokens_to_ids(w)])
              / np.linalg.norm(plain[tokenizer.convert_tokens_to_ids(w)]) for w in ("the", "cat", "python")}

@@ -41,12 +41,12 @@ def private_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model():
-    return models.load_model()
+    return models.load_model("minilm")
 
 
 @pytest.fixture(scope="module")
 def params():
-    return embedding.default_params()
+    return embedding.model_params("minilm")
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,9 @@ def _abc_docs(count: int) -> list[dict]:
 # --- the model -----------------------------------------------------------------------------
 
 
-def test_default_model_loads_offline_and_gives_unit_vectors(model, sentence_vectors):
+def test_minilm_loads_offline_and_gives_unit_vectors(model, sentence_vectors):
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    assert str(models.default_model_path()) in str(models.resolve_model_path(None))
+    assert str(models.minilm_model_path()) in str(models.resolve_model_path("minilm"))
     assert sentence_vectors.shape == (len(SENTENCES), 384)
     assert sentence_vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(sentence_vectors, axis=1), 1.0, atol=1e-5)
@@ -80,10 +80,11 @@ def test_encode_keeps_input_order(model, sentence_vectors):
 
 
 def test_model_identity_is_stable_and_names_the_weights(params):
-    identity = models.model_identity(None)
+    identity = models.model_identity("minilm")
     assert identity.name == "all-MiniLM-L6-v2" and identity.dim == 384
     assert len(identity.sha256) == 64
-    assert identity == models.model_identity(str(models.default_model_path()))
+    assert identity == models.model_identity(str(models.minilm_model_path()))
+    assert identity == models.model_identity("all-MiniLM-L6-v2")
     assert params == {
         "embedding_model": "all-MiniLM-L6-v2",
         "embedding_dim": 384,
@@ -243,11 +244,11 @@ def test_cache_hits_are_not_embedded_again(params, model, monkeypatch):
 
     monkeypatch.setattr(models, "encode", counting)
     texts = [f"unique test sentence number {i} about {SENTENCES[i % len(SENTENCES)]}" for i in range(12)]
-    first = embedding.Embedder(params)
+    first = embedding.Embedder(params, {"model": "minilm"})
     v1 = first.embed(texts + texts[:3])  # repeats inside one call are embedded once
     first.flush()
     assert sum(calls) == 12 and first.embedded == 12
-    second = embedding.Embedder(params)  # a new process would start like this: from disk
+    second = embedding.Embedder(params, {"model": "minilm"})  # a new process would start like this: from disk
     v2 = second.embed(texts[::-1])
     assert sum(calls) == 12 and second.embedded == 0
     np.testing.assert_array_equal(v2[::-1], v1[:12])
@@ -262,8 +263,8 @@ def test_cache_hits_are_not_embedded_again(params, model, monkeypatch):
 
 
 def _fake_model(tmp_path: Path) -> Path:
-    """A sentence-transformers folder with the default model's configs and other weights."""
-    source = models.default_model_path()
+    """A sentence-transformers folder with MiniLM's configs and other weights."""
+    source = models.minilm_model_path()
     fake = tmp_path / "mymodel"
     shutil.copytree(source, fake, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
     (fake / "model.safetensors").write_bytes(b"not the same weights")
@@ -283,9 +284,12 @@ def test_another_model_is_refused_with_both_identities(tmp_path, params):
     assert "384-d), asked for mymodel (sha256 " + other["embedding_model_sha256"][:8] in message
     # The other way round: an index of "mymodel" scanned with the default model says what to do.
     (reverse,) = embedding.compatibility_problems(other, {})
-    assert "built with mymodel" in reverse and "asked for all-MiniLM-L6-v2" in reverse and "--model" in reverse
-    assert embedding.compatibility_problems(params, {}) == []
-    assert embedding.compatibility_problems(params, {"model": str(models.default_model_path())}) == []
+    assert "built with mymodel" in reverse and "asked for static-minilm" in reverse and "--model" in reverse
+    # A MiniLM index scanned with the default (static) model names the switch that fits.
+    (default,) = embedding.compatibility_problems(params, {})
+    assert "asked for static-minilm" in default and default.endswith("; pass --model minilm")
+    assert embedding.compatibility_problems(params, {"model": "minilm"}) == []
+    assert embedding.compatibility_problems(params, {"model": str(models.minilm_model_path())}) == []
     assert "no such folder" in embedding.compatibility_problems(params, {"model": str(tmp_path / "x")})[0]
     with pytest.raises(IndexError_, match="asked for mymodel"):
         embedding.Embedder(params, {"model": str(fake)}).embed(["a text nobody embedded before 8d1f"])
@@ -301,8 +305,8 @@ def small_index(tmp_path_factory, model):
     corpus = folder / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     out = folder / "index"
-    # The model named by its folder: the same identity as the default, so the wiring is exercised.
-    build_index([corpus], out, signals="embedding", model=str(models.default_model_path()))
+    # The model named by its folder: the same identity as "minilm", so the wiring is exercised.
+    build_index([corpus], out, signals="embedding", model=str(models.minilm_model_path()))
     return out, docs
 
 
@@ -334,8 +338,8 @@ def test_paraphrase_scores_higher_than_novel_text_and_cites_its_document(small_i
         "?!",
     ]
     manifest = read_manifest(out)
-    check_compatible(manifest, out, {})
-    result = query_index(texts, out, manifest)[0]["embedding"]
+    check_compatible(manifest, out, {"model": "minilm"})
+    result = query_index(texts, out, manifest, options={"model": "minilm"})[0]["embedding"]
     assert result.doc_ids[0] == docs[0]["id"]
     assert result.score[0] > 0.6
     assert result.score[0] > result.score[1] + 0.3
@@ -353,7 +357,7 @@ def test_second_build_of_the_same_corpus_embeds_nothing(small_index, tmp_path):
     out, docs = small_index
     corpus = tmp_path / "again.jsonl"
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-    manifest = build_index([corpus], tmp_path / "index", signals="embedding")
+    manifest = build_index([corpus], tmp_path / "index", signals="embedding", model="minilm")
     assert manifest.counts()["embedded"] == 0
     a = np.load(out / "shard-00000" / embedding.VECTORS)
     b = np.load(tmp_path / "index" / "shard-00000" / embedding.VECTORS)

@@ -8,10 +8,11 @@ document between its first word's start and last word's end. The query side
 is chunked the same way (most examples are a single chunk); a text's score is
 its best chunk's cosine, and its evidence the corpus chunk that gave it.
 
-Embeddings are unit vectors from a sentence-transformers model (default
-all-MiniLM-L6-v2, see ``overlap/models.py``), cached by content hash
-(``overlap/embed_cache.py``) so nothing is embedded twice; the bundled
-reference corpus ships with its chunks already embedded.
+Embeddings are unit vectors from a sentence-transformers model (default: the
+shipped static model distilled from all-MiniLM-L6-v2, see ``overlap/models.py``),
+cached by content hash (``overlap/embed_cache.py``) so nothing is embedded
+twice; the bundled reference corpus ships with its chunks already embedded by
+the full all-MiniLM-L6-v2 (``--model minilm``).
 
 Shard files: ``embedding_chunks.npy`` (int64: document row, byte start, byte
 end in the normalised document), ``embedding.json`` (which index type) and the
@@ -25,7 +26,6 @@ cached vectors are float16 already, so nothing is lost).
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ from overlap.embed_cache import EmbeddingCache, text_keys
 from overlap.index.manifest import IndexError_
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
+from overlap.progress import Progress
 from overlap.signals.base import DocStore, SignalResult
 
 NAME = "embedding"
@@ -45,7 +46,7 @@ META = "embedding.json"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
-ENCODE_GROUP = 1024  # texts per progress step
+ENCODE_GROUP = models.ENCODE_BATCH  # texts per progress step: seconds even for the full model
 
 
 def model_params(model: str | None = None) -> dict:
@@ -61,11 +62,12 @@ def model_params(model: str | None = None) -> dict:
 
 
 def default_params() -> dict:
-    """all-MiniLM-L6-v2 (bundled), chunks of at most 128 words, exact search up to 200,000 chunks.
+    """The shipped static model, chunks of at most 128 words, exact search up to 200,000 chunks.
 
     128 words is about 170 word-piece tokens of prose, inside MiniLM's 256-token
     window (longer inputs are truncated), and close to the paragraph-sized
-    passages it was trained on.
+    passages it was trained on; the static model, distilled from it, keeps the
+    same chunks so the two give comparable indices.
     """
     return model_params(None)
 
@@ -86,10 +88,12 @@ def compatibility_problems(params: dict, options: dict) -> list[str]:
         return [f"embedding model: {exc}"]
     if identity.sha256 == params["embedding_model_sha256"] and identity.dim == params["embedding_dim"]:
         return []
-    hint = (
-        "; pass --model with the folder of the model the index was built with"
-        if models.is_default(spec) else ""
-    )
+    if params.get("embedding_model") == models.MINILM_NAME:
+        hint = "; pass --model minilm"
+    elif models.is_default(spec):
+        hint = "; pass --model with the folder of the model the index was built with"
+    else:
+        hint = ""
     return [f"embedding model: index was built with {_describe(params)}, asked for {identity.describe()}{hint}"]
 
 
@@ -163,22 +167,15 @@ class Embedder:
 
     def _encode(self, texts: list[str], what: str) -> np.ndarray:
         model = self.model()
-        show = len(texts) > ENCODE_GROUP and sys.stderr.isatty()
-        bar = None
-        if show:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), desc=f"embedding {what}", unit=what, file=sys.stderr, leave=False)
+        progress = Progress(f"embedding {what}", len(texts), what)
         # Longest first across the whole set, so each batch pads little.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for lo in range(0, len(texts), ENCODE_GROUP):
             rows = order[lo : lo + ENCODE_GROUP]
             out[rows] = models.encode(model, [texts[i] for i in rows])
-            if bar is not None:
-                bar.update(len(rows))
-        if bar is not None:
-            bar.close()
+            progress.update(len(rows))
+        progress.close()
         return out
 
     def flush(self) -> None:

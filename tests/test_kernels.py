@@ -136,6 +136,25 @@ def test_minhash_windows_match_datasketch(texts, shape):
                            "window_step": step})
 
 
+def test_index_windows_leave_out_whole_text_windows_that_repeat_a_window():
+    batch = LexicalBatch.from_texts(BUNDLED[::3])
+    shingles, offsets = batch.grams(PARAMS["shingle_n"])
+    a, b = kernels.permutations(PARAMS["num_perm"], PARAMS["minhash_seed"])
+    minima, block_offsets = kernels.block_minima(shingles, offsets, a, b, PARAMS["block_shingles"])
+    assert PARAMS["window_shingles"][-1] == 0
+    *sized, (whole_sigs, whole_doc, _, whole_last) = minhash.index_windows(minima, block_offsets, PARAMS)
+    blocks = np.diff(block_offsets)
+    longer = np.flatnonzero(blocks > max(minhash.window_blocks(PARAMS)))
+    assert 0 < len(longer) < np.count_nonzero(blocks)
+    np.testing.assert_array_equal(whole_doc, longer)
+    np.testing.assert_array_equal(whole_last, blocks[longer])
+    # Every text with a shingle still has a window, and a short text's one window is all of it.
+    sigs, doc, first, last = sized[-1]
+    assert set(doc.tolist()) == set(np.flatnonzero(blocks).tolist())
+    short = np.isin(doc, np.flatnonzero((blocks > 0) & (blocks <= max(minhash.window_blocks(PARAMS)))))
+    assert (first[short] == 0).all() and (last[short] == blocks[doc[short]]).all()
+
+
 def test_minhash_estimates_are_within_estimator_error_of_exact_jaccard():
     rng = random.Random(11)
     vocab = [f"w{i}" for i in range(3000)]

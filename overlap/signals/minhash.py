@@ -100,6 +100,24 @@ def cut_windows(minima: np.ndarray, block_offsets: np.ndarray, blocks_per_window
     return kernels.windows(minima, block_offsets, blocks_per_window, step)
 
 
+def index_windows(minima: np.ndarray, block_offsets: np.ndarray, params: dict) -> list[tuple]:
+    """The windows an index holds, one ``cut_windows`` result per size of ``window_shingles``.
+
+    A text's whole-text window is left out where one window of the largest size
+    already covers the whole text: it would repeat that window's signature.
+    """
+    sizes = window_blocks(params)
+    largest = max(sizes)
+    out = []
+    for size in sizes:
+        sigs, doc, first, last = cut_windows(minima, block_offsets, size, params)
+        if size == 0 and largest:
+            keep = last > largest
+            sigs, doc, first, last = sigs[keep], doc[keep], first[keep], last[keep]
+        out.append((sigs, doc, first, last))
+    return out
+
+
 def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
     """Window signatures of every text of a batch (``0``: one window per whole text)."""
     a, b = kernels.permutations(params["num_perm"], params["minhash_seed"])
@@ -127,8 +145,7 @@ def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.nd
         offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
         chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
         minima, block_offsets = kernels.block_minima(chunk, offsets, *perm, block)
-        for number, blocks in enumerate(window_blocks(params)):
-            sigs, doc, first, last = cut_windows(minima, block_offsets, blocks, params)
+        for number, (sigs, doc, first, last) in enumerate(index_windows(minima, block_offsets, params)):
             meta = _window_meta(batch, params, doc + lo, first, last)
             if number == 0:
                 yield sigs, meta

@@ -327,6 +327,70 @@ def windows(minima, block_offsets, k, step):
     return sigs, doc, first, last
 
 
+@njit(cache=True, nogil=True)
+def block_hits(hit, shingle_offsets, block):
+    """Which blocks (as :func:`block_minima` cuts them) hold a shingle marked in ``hit``.
+
+    Returns ``(flags[nblocks, 1], block_offsets)``: ``flags`` is 0 for a block
+    holding a marked shingle and 1 for one without, so :func:`windows` run on
+    it gives each window 0 exactly when one of its blocks holds a marked
+    shingle, with the windows in the order and number it cuts them.
+    """
+    ndocs = shingle_offsets.shape[0] - 1
+    block_offsets = np.zeros(ndocs + 1, dtype=np.int64)
+    for d in range(ndocs):
+        m = shingle_offsets[d + 1] - shingle_offsets[d]
+        block_offsets[d + 1] = block_offsets[d] + (m + block - 1) // block
+    flags = np.ones((block_offsets[ndocs], 1), dtype=np.uint32)
+    for d in range(ndocs):
+        s0 = shingle_offsets[d]
+        for i in range(s0, shingle_offsets[d + 1]):
+            if hit[i]:
+                flags[block_offsets[d] + (i - s0) // block, 0] = 0
+    return flags, block_offsets
+
+
+@_batch_kernel(lambda shingles, shingle_offsets, block_offsets, a, b, block, blocks:
+               blocks.shape[0] * block * a.shape[0], 1 << 21)
+def some_block_minima(shingles, shingle_offsets, block_offsets, a, b, block, blocks):
+    """:func:`block_minima` of the listed blocks only (block numbers of the whole batch, ascending).
+
+    Row ``i`` of the result is row ``blocks[i]`` of ``block_minima(shingles,
+    shingle_offsets, a, b, block)``: the same shingles, the same permutations.
+    """
+    nperm = a.shape[0]
+    minima = np.empty((blocks.shape[0], nperm), dtype=np.uint32)
+    a32 = a.astype(np.uint32)
+    b32 = b.astype(np.uint32)
+    for i in prange(blocks.shape[0]):
+        blk = blocks[i]
+        d = np.searchsorted(block_offsets, blk, side="right") - 1
+        lo = shingle_offsets[d] + (blk - block_offsets[d]) * block
+        _permuted_min(minima[i], a32, b32, shingles, lo, min(lo + block, shingle_offsets[d + 1]))
+    return minima
+
+
+@_batch_kernel(lambda minima, position, block_offsets, doc, first, last: minima.size, 1 << 21)
+def gather_windows(minima, position, block_offsets, doc, first, last):
+    """Signatures of the windows ``(doc, first, last)`` (as :func:`windows` returns them) from their blocks' minima.
+
+    ``minima[position[g]]`` holds the minima of block ``g`` of the batch, for
+    every block of the windows asked for. Row ``i`` is the minimum over blocks
+    ``first[i]:last[i]`` of text ``doc[i]``: the signature :func:`windows`
+    gives that window.
+    """
+    nperm = minima.shape[1]
+    sigs = np.full((doc.shape[0], nperm), _MAX32, dtype=np.uint32)
+    for i in prange(doc.shape[0]):
+        row = sigs[i]
+        base = block_offsets[doc[i]]
+        for blk in range(base + first[i], base + last[i]):
+            src = minima[position[blk]]
+            for p in range(nperm):
+                row[p] = min(row[p], src[p])
+    return sigs
+
+
 _BAND_CHUNK = 256
 
 

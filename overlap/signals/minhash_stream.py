@@ -67,7 +67,7 @@ def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side
     """Signatures and band table of the query texts, exactly as a scan computes them, and their shingle table."""
     sigs, owner = minhash.query_signatures(batch, params)
     qbands = stored_band(kernels.band_hashes(sigs, params["bands"], params["rows"]))
-    shingles = probe.KeyTable.build(np.unique(shingle_keys(batch.grams(params["shingle_n"])[0])))
+    shingles = probe.KeyTable.build(kernels.unique_keys(shingle_keys(batch.grams(params["shingle_n"])[0])))
     return Side(minhash.stored(sigs, params["signature_bits"]), owner, probe.BandTable.build(qbands), shingles,
                 len(batch))
 

@@ -5,7 +5,7 @@ buffer of UTF-8 bytes and ``int64`` offsets (``n + 1`` of them). Every kernel
 walks whole batches in numba-compiled code, in parallel over documents, so no
 Python runs per word or per shingle. Outputs are flat arrays plus offsets, the
 same packing again. Small inputs (one document, when evidence is located) run
-the same compiled code on one thread, which is faster than waking the others.
+a serial build of the same function, which is faster than waking threads.
 
 Also here: the stable radix sort of ``(uint64 key, value)`` pairs that index
 building sorts n-gram and band hashes with (:func:`sort_pairs`), and the

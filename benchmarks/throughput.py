@@ -24,7 +24,9 @@ with ``--corpus``):
   (20-60 words) cut from long corpus documents; each row says how many of them
   it finds (and how many of the others it flags);
 * stream mode's lexical kernels alone (text already in memory, one thread):
-  MB of corpus text per second per core, n-grams only and n-grams + MinHash.
+  MB of corpus text per CPU second, n-grams only and n-grams + MinHash;
+  ``throughput.py _stream_file DATASET WARMUP FILE...`` times the whole
+  per-file task (JSON included) the same way, for sizing a cluster.
 
 Each command runs under a small wrapper process that reports its wall time,
 the peak resident memory of its largest process (``getrusage``
@@ -321,6 +323,37 @@ def _kernel_main(argv: list[str]) -> int:
     return 0
 
 
+def _stream_file_main(argv: list[str]) -> int:
+    """Per-file mode: ``DATASET WARMUP FILE...``; stream mode's whole per-file task, one thread, after a warm-up file.
+
+    Times :func:`overlap.stream.stream_file` (read the JSONL, normalise, split,
+    hash, probe both lexical signals, keep evidence) on each FILE in this
+    process, as a worker runs it once started: the steady-state rate per core
+    that sizing a cluster needs, in wall seconds and in CPU seconds.
+    """
+    dataset, warmup, files = argv[0], argv[1], argv[2:]
+    from overlap import kernels
+    from overlap.build import index_params
+    from overlap.lexical import LexicalBatch
+    from overlap.stream import stream_file, stream_module
+
+    kernels.set_threads(1)
+    texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
+    params = index_params(["ngram", "minhash"])
+    names = ["ngram", "minhash"]
+    query = LexicalBatch.from_texts(texts)
+    sides = {name: stream_module(name).side(query, params) for name in names}
+    stream_file(0, warmup, params, names, sides)
+    for number, path in enumerate(files, 1):
+        wall, cpu = time.perf_counter(), time.process_time()
+        stream_file(number, path, params, names, sides)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        mb = Path(path).stat().st_size / 1e6
+        print(json.dumps({"file": path, "mb": round(mb, 2), "wall_mb_s": round(mb / wall, 2),
+                          "cpu_mb_s": round(mb / cpu, 2)}))
+    return 0
+
+
 def _found(hits: dict[str, list[str]], sources: dict[str, str]) -> tuple[int, int]:
     """(planted examples whose source document came back, other examples with any hit)."""
     found = sum(1 for q, doc in sources.items() if doc in hits.get(q, []))
@@ -607,4 +640,6 @@ if __name__ == "__main__":
         sys.exit(_pipeline_main(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "_kernel":
         sys.exit(_kernel_main(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "_stream_file":
+        sys.exit(_stream_file_main(sys.argv[2:]))
     sys.exit(main())

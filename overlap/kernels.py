@@ -5,7 +5,7 @@ buffer of UTF-8 bytes and ``int64`` offsets (``n + 1`` of them). Every kernel
 walks whole batches in numba-compiled code, in parallel over documents, so no
 Python runs per word or per shingle. Outputs are flat arrays plus offsets, the
 same packing again. Small inputs (one document, when evidence is located) run
-the same compiled code on one thread, which is faster than waking the others.
+a serial build of the same function, which is faster than waking threads.
 
 Also here: the stable radix sort of ``(uint64 key, value)`` pairs that index
 building sorts n-gram and band hashes with (:func:`sort_pairs`), and the
@@ -16,6 +16,7 @@ batched lookups a scan makes in its hash tables (:func:`bucket_lookup`,
 from __future__ import annotations
 
 import functools
+import types
 from typing import Callable
 
 import numba
@@ -41,39 +42,41 @@ _MAX32 = np.uint32(0xFFFFFFFF)
 
 
 def _batch_kernel(work: Callable[..., int], small: int):
-    """Compile a batch kernel in parallel, and run it on one thread when ``work(*args) < small``.
+    """Compile a batch kernel in parallel, and run a serial build of it when ``work(*args) < small``.
 
-    Waking the other threads for a parallel loop costs more than a small input's
-    whole work (milliseconds on a busy machine, against well under one for a
-    single document), and evidence lookups call the kernels one document at a
-    time. Both paths run the same compiled code, so results are identical.
+    Waking worker threads for a parallel loop costs more than a small input's
+    whole work (a millisecond or more on a busy machine, also with one thread
+    set, against tens of microseconds for a single document), and evidence
+    lookups call the kernels one document at a time. The serial build is the
+    same Python function compiled without ``parallel`` (under its own name, so
+    numba's on-disk cache keeps the two apart), so results are identical.
     """
 
     def decorate(fn):
         compiled = njit(cache=True, parallel=True)(fn)
+        twin = types.FunctionType(fn.__code__, fn.__globals__, f"{fn.__name__}_serial", fn.__defaults__,
+                                  fn.__closure__)
+        twin.__qualname__ = f"{fn.__qualname__}_serial"
+        serial = njit(cache=True)(twin)
 
         @functools.wraps(fn)
         def call(*args):
-            if work(*args) < small:
-                threads = numba.get_num_threads()
-                if threads > 1:
-                    numba.set_num_threads(1)
-                    try:
-                        return compiled(*args)
-                    finally:
-                        numba.set_num_threads(threads)
-            return compiled(*args)
+            return serial(*args) if work(*args) < small else compiled(*args)
 
         call.compiled = compiled
+        call.serial = serial
         return call
 
     return decorate
 
 
-
 def pack(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Normalise and pack texts into (UTF-8 buffer, offsets)."""
-    encoded = [ref.encode(ref.normalize(t)) for t in texts]
+    """Normalise and pack texts into (UTF-8 buffer, offsets).
+
+    An ASCII text is its own NFKC form, so it is only lower-cased (``str.isascii``
+    is a flag CPython keeps, free to ask); the others take :func:`text.normalize`.
+    """
+    encoded = [t.lower().encode("ascii") if t.isascii() else ref.encode(ref.normalize(t)) for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
@@ -335,6 +338,70 @@ def windows(minima, block_offsets, k, step):
                 for p in range(nperm):
                     row[p] = min(row[p], src[p])
     return sigs, doc, first, last
+
+
+@njit(cache=True, nogil=True)
+def block_hits(hit, shingle_offsets, block):
+    """Which blocks (as :func:`block_minima` cuts them) hold a shingle marked in ``hit``.
+
+    Returns ``(flags[nblocks, 1], block_offsets)``: ``flags`` is 0 for a block
+    holding a marked shingle and 1 for one without, so :func:`windows` run on
+    it gives each window 0 exactly when one of its blocks holds a marked
+    shingle, with the windows in the order and number it cuts them.
+    """
+    ndocs = shingle_offsets.shape[0] - 1
+    block_offsets = np.zeros(ndocs + 1, dtype=np.int64)
+    for d in range(ndocs):
+        m = shingle_offsets[d + 1] - shingle_offsets[d]
+        block_offsets[d + 1] = block_offsets[d] + (m + block - 1) // block
+    flags = np.ones((block_offsets[ndocs], 1), dtype=np.uint32)
+    for d in range(ndocs):
+        s0 = shingle_offsets[d]
+        for i in range(s0, shingle_offsets[d + 1]):
+            if hit[i]:
+                flags[block_offsets[d] + (i - s0) // block, 0] = 0
+    return flags, block_offsets
+
+
+@_batch_kernel(lambda shingles, shingle_offsets, block_offsets, a, b, block, blocks:
+               blocks.shape[0] * block * a.shape[0], 1 << 21)
+def some_block_minima(shingles, shingle_offsets, block_offsets, a, b, block, blocks):
+    """:func:`block_minima` of the listed blocks only (block numbers of the whole batch, ascending).
+
+    Row ``i`` of the result is row ``blocks[i]`` of ``block_minima(shingles,
+    shingle_offsets, a, b, block)``: the same shingles, the same permutations.
+    """
+    nperm = a.shape[0]
+    minima = np.empty((blocks.shape[0], nperm), dtype=np.uint32)
+    a32 = a.astype(np.uint32)
+    b32 = b.astype(np.uint32)
+    for i in prange(blocks.shape[0]):
+        blk = blocks[i]
+        d = np.searchsorted(block_offsets, blk, side="right") - 1
+        lo = shingle_offsets[d] + (blk - block_offsets[d]) * block
+        _permuted_min(minima[i], a32, b32, shingles, lo, min(lo + block, shingle_offsets[d + 1]))
+    return minima
+
+
+@_batch_kernel(lambda minima, position, block_offsets, doc, first, last: minima.size, 1 << 21)
+def gather_windows(minima, position, block_offsets, doc, first, last):
+    """Signatures of the windows ``(doc, first, last)`` (as :func:`windows` returns them) from their blocks' minima.
+
+    ``minima[position[g]]`` holds the minima of block ``g`` of the batch, for
+    every block of the windows asked for. Row ``i`` is the minimum over blocks
+    ``first[i]:last[i]`` of text ``doc[i]``: the signature :func:`windows`
+    gives that window.
+    """
+    nperm = minima.shape[1]
+    sigs = np.full((doc.shape[0], nperm), _MAX32, dtype=np.uint32)
+    for i in prange(doc.shape[0]):
+        row = sigs[i]
+        base = block_offsets[doc[i]]
+        for blk in range(base + first[i], base + last[i]):
+            src = minima[position[blk]]
+            for p in range(nperm):
+                row[p] = min(row[p], src[p])
+    return sigs
 
 
 _BAND_CHUNK = 256
@@ -715,6 +782,21 @@ def aligned_words(words: np.ndarray, doc_words: np.ndarray, anchor_at: np.ndarra
     return int(_aligned_words(np.asarray(words, dtype=np.uint64), np.asarray(doc_words, dtype=np.uint64),
                               np.asarray(anchor_at, dtype=np.int64), np.asarray(anchor_doc_at, dtype=np.int64),
                               np.asarray(matched_at, dtype=np.int64), n))
+
+
+def unique_keys(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of ``keys``, sorted: ``np.unique(keys)`` by one sort.
+
+    numpy 2.4's ``np.unique`` hashes integer arrays first: 2.9 s against 0.04 s
+    for this on 1.5 million 64-bit hashes.
+    """
+    values = np.sort(np.asarray(keys).reshape(-1))
+    if len(values) == 0:
+        return values
+    keep = np.empty(len(values), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def set_threads(n: int) -> None:

@@ -46,6 +46,12 @@ class KeyTable:
         _find_all(self.keys, self.slots, self.bloom, np.ascontiguousarray(queries, dtype=np.uint64), out)
         return out
 
+    def contains(self, queries: np.ndarray) -> np.ndarray:
+        """Whether each query is one of ``keys``."""
+        out = np.empty(len(queries), dtype=np.bool_)
+        _contains_all(self.keys, self.slots, self.bloom, np.ascontiguousarray(queries, dtype=np.uint64), out)
+        return out
+
 
 @njit(inline="always")
 def _bloom_bits(m, words):
@@ -89,6 +95,12 @@ def _find(keys, slots, bloom, key):
 def _find_all(keys, slots, bloom, queries, out):
     for i in range(queries.shape[0]):
         out[i] = _find(keys, slots, bloom, queries[i])
+
+
+@njit(cache=True, nogil=True)
+def _contains_all(keys, slots, bloom, queries, out):
+    for i in range(queries.shape[0]):
+        out[i] = _find(keys, slots, bloom, queries[i]) >= 0
 
 
 @njit(cache=True, nogil=True)
@@ -138,7 +150,7 @@ class BandTable:
 
 @njit(cache=True)
 def _probe_windows(keys, slots, bloom, group_offsets, members, wbands, wsigs, qsigs, counts, cap, chance,
-                   best_score, best_window, row0, best_row):
+                   best_score, best_window, rows, best_row):
     bands, nw = wbands.shape
     nperm = qsigs.shape[1]
     for w in range(nw):
@@ -159,12 +171,12 @@ def _probe_windows(keys, slots, bloom, group_offsets, members, wbands, wsigs, qs
                 if est > best_score[q]:
                     best_score[q] = est
                     best_window[q] = w
-                    best_row[q] = row0 + w
+                    best_row[q] = rows[w]
 
 
 def probe_windows(bands: BandTable, wbands: np.ndarray, wsigs: np.ndarray, qsigs: np.ndarray, counts: np.ndarray,
-                  cap: int, bits: int, best_score: np.ndarray, best_row: np.ndarray, row0: int) -> np.ndarray:
-    """Score the next windows (rows ``row0``...) of a corpus file against every query they are an LSH candidate for.
+                  cap: int, bits: int, best_score: np.ndarray, best_row: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Score corpus windows (index rows ``rows``, ascending) against every query they are an LSH candidate for.
 
     The same rule as ``kernels.best_candidates`` over an index shard, applied
     row by row in index order: a window is a candidate for a query when they
@@ -177,6 +189,6 @@ def probe_windows(bands: BandTable, wbands: np.ndarray, wsigs: np.ndarray, qsigs
     chance = 0.0 if bits >= 32 else 2.0 ** -bits
     t = bands.table
     _probe_windows(t.keys, t.slots, t.bloom, bands.group_offsets, bands.members, np.ascontiguousarray(wbands),
-                   np.ascontiguousarray(wsigs), qsigs, counts, cap, chance, best_score, best_window, np.int64(row0),
-                   best_row)
+                   np.ascontiguousarray(wsigs), qsigs, counts, cap, chance, best_score, best_window,
+                   np.ascontiguousarray(rows, dtype=np.int64), best_row)
     return best_window

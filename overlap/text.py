@@ -22,6 +22,7 @@ Definitions:
 from __future__ import annotations
 
 import functools
+import os
 import unicodedata
 
 import numpy as np
@@ -46,10 +47,34 @@ def is_word_char(char: str) -> bool:
 
 @functools.cache
 def word_char_table() -> np.ndarray:
-    """A uint8 table over all code points: 1 where :func:`is_word_char` holds."""
-    return np.fromiter(
+    """A uint8 table over all code points: 1 where :func:`is_word_char` holds.
+
+    Building it asks ``unicodedata`` about 1.1 million code points (about two
+    seconds of Python, paid by every process that runs a kernel), so it is kept
+    in the cache folder (``overlap.data.cache_dir``) per Unicode version and
+    loaded from there; a missing, unreadable or malformed file is rebuilt.
+    """
+    from overlap.data import cache_dir
+
+    path = cache_dir() / f"word-chars-unicode-{unicodedata.unidata_version}.npy"
+    try:
+        table = np.load(path, allow_pickle=False)
+        if table.dtype == np.uint8 and table.shape == (0x110000,):
+            return table
+    except (OSError, ValueError):
+        pass
+    table = np.fromiter(
         (is_word_char(chr(cp)) for cp in range(0x110000)), dtype=np.uint8, count=0x110000
     )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(temp, "wb") as handle:
+            np.save(handle, table, allow_pickle=False)
+        os.replace(temp, path)
+    except OSError:
+        pass
+    return table
 
 
 def encode(text: str) -> bytes:

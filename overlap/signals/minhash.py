@@ -103,6 +103,8 @@ def cut_windows(minima: np.ndarray, block_offsets: np.ndarray, blocks_per_window
 def index_windows(minima: np.ndarray, block_offsets: np.ndarray, params: dict) -> list[tuple]:
     """The windows an index holds, one ``cut_windows`` result per size of ``window_shingles``.
 
+    ``minima`` may be any per-block values cut the same way (stream mode cuts block hit flags).
+
     A text's whole-text window is left out where one window of the largest size
     already covers the whole text: it would repeat that window's signature.
     """
@@ -126,34 +128,83 @@ def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
     return cut_windows(minima, block_offsets, blocks_per_window, params)
 
 
+def _in_row_order(batch: LexicalBatch, params: dict, cut):
+    """Yield, in index row order, what ``cut(lo, hi)`` gives per window size for each chunk of documents.
+
+    ``cut(lo, hi)`` handles documents ``lo:hi`` of the batch (a few hundred
+    thousand shingles) and returns one item per entry of ``window_shingles``.
+    Rows keep the order of one pass per window size over the whole batch: the
+    first size's items come chunk by chunk, the others (several times fewer
+    windows) are kept until the batch ends. Index building writes rows in this
+    order and stream mode probes them in it, so both number (and break ties
+    between) windows alike.
+    """
+    _, shingle_offsets = batch.grams(params["shingle_n"])
+    later: list[list] = [[] for _ in params["window_shingles"][1:]]
+    for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
+        items = cut(lo, hi)
+        yield items[0]
+        for number, item in enumerate(items[1:]):
+            later[number].append(item)
+    for items in later:
+        yield from items
+
+
 def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.ndarray]):
     """Yield ``(signatures, rows)`` blocks of every corpus window of a batch, in index row order.
 
     ``rows`` are ``[document in the batch, byte start, byte end, shingles]``.
-    Block minima are computed a few hundred thousand shingles at a time and
-    every window size is cut from them, so the batch's minima never sit in
-    memory whole. Rows keep the order of one pass per window size over the
-    whole batch: the first size's windows come chunk by chunk, the others
-    (several times fewer) are kept until the batch ends. Index building writes
-    these rows; stream mode probes them in the same order, so both number (and
-    break ties between) windows alike.
+    Block minima are computed a chunk of documents at a time and every window
+    size is cut from them, so the batch's minima never sit in memory whole.
     """
-    n, block = params["shingle_n"], params["block_shingles"]
-    shingles, shingle_offsets = batch.grams(n)
-    later: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in params["window_shingles"][1:]]
-    for lo, hi in _doc_chunks(shingle_offsets, CHUNK_SHINGLES):
+    shingles, shingle_offsets = batch.grams(params["shingle_n"])
+
+    def cut(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
         offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
         chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
-        minima, block_offsets = kernels.block_minima(chunk, offsets, *perm, block)
-        for number, (sigs, doc, first, last) in enumerate(index_windows(minima, block_offsets, params)):
-            meta = _window_meta(batch, params, doc + lo, first, last)
-            if number == 0:
-                yield sigs, meta
-            else:
-                later[number - 1].append((sigs, meta))
-        del minima
-    for parts in later:
-        yield from parts
+        minima, block_offsets = kernels.block_minima(chunk, offsets, *perm, params["block_shingles"])
+        return [(sigs, _window_meta(batch, params, doc + lo, first, last))
+                for sigs, doc, first, last in index_windows(minima, block_offsets, params)]
+
+    yield from _in_row_order(batch, params, cut)
+
+
+def hit_window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.ndarray], hit: np.ndarray):
+    """Like :func:`window_rows`, with signatures only for the windows holding a shingle marked in ``hit``.
+
+    ``hit`` marks shingles of ``batch.grams(shingle_n)``. Yields ``(signatures,
+    rows, numbers, count)`` per block of ``count`` windows in index row order:
+    the signatures and rows of the windows holding a marked shingle, and their
+    positions ``numbers`` among the ``count``. Only the blocks of those windows
+    are hashed; a window's signature is the minimum over its blocks, so it is
+    the one :func:`window_rows` gives it.
+    """
+    shingles, shingle_offsets = batch.grams(params["shingle_n"])
+    block = params["block_shingles"]
+
+    def cut(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
+        span = slice(shingle_offsets[lo], shingle_offsets[hi])
+        flags, block_offsets = kernels.block_hits(hit[span], offsets, block)
+        layouts = []
+        for marks, doc, first, last in index_windows(flags, block_offsets, params):
+            keep = np.flatnonzero(marks[:, 0] == 0)
+            layouts.append((keep, doc[keep], first[keep], last[keep], len(doc)))
+        needed = np.zeros(len(flags) + 1, dtype=np.int64)
+        for keep, doc, first, last, _ in layouts:
+            np.add.at(needed, block_offsets[doc] + first, 1)
+            np.add.at(needed, block_offsets[doc] + last, -1)
+        blocks_needed = np.flatnonzero(np.cumsum(needed[:-1]) > 0)
+        position = np.full(len(flags), -1, dtype=np.int64)
+        position[blocks_needed] = np.arange(len(blocks_needed))
+        minima = kernels.some_block_minima(shingles[span], offsets, block_offsets, *perm, block, blocks_needed)
+        items = []
+        for keep, doc, first, last, count in layouts:
+            sigs = kernels.gather_windows(minima, position, block_offsets, doc, first, last)
+            items.append((sigs, _window_meta(batch, params, doc + lo, first, last), keep, count))
+        return items
+
+    yield from _in_row_order(batch, params, cut)
 
 
 def _window_meta(batch: LexicalBatch, params: dict, doc, first, last) -> np.ndarray:

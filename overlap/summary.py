@@ -46,6 +46,13 @@ def render(scores: pl.DataFrame, by: str = "category") -> str:
             "familiar because of: "
             + ", ".join(f"{r['driver']} {r['len']}" for r in drivers.iter_rows(named=True))
         )
+    if "familiar_content" in frame.columns:
+        content = frame.filter(pl.col("familiar_content").fill_null(False))
+        strict = content.filter(pl.col("label") != "familiar").height
+        out.append(
+            f"familiar_content (restates what the corpus says, by meaning): {content.height} "
+            f"({content.height / total:.1%}), {strict} of them not labelled familiar"
+        )
     if by in frame.columns and frame[by].drop_nulls().len():
         groups = (
             frame.group_by(by)

@@ -325,8 +325,8 @@ def headline(data: ReportData) -> str:
         if name == "empty" and not k:
             continue
         sub = {"familiar": f"familiarity ≥ {score.FAMILIAR_AT:g}",
-               "borderline": f"{score.BORDERLINE_AT:g} ≤ familiarity < {score.FAMILIAR_AT:g}",
-               "novel": f"familiarity < {score.BORDERLINE_AT:g}", "empty": "no words to score"}[name]
+               "borderline": f"{score.BORDERLINE_AT:.2f} ≤ familiarity < {score.FAMILIAR_AT:g}",
+               "novel": f"familiarity < {score.BORDERLINE_AT:.2f}", "empty": "no words to score"}[name]
         cards.append(f'<div class="card {name}"><div class="big">{svg.pct(data.share(name))}</div>'
                      f'<div class="what">{name} <span class="muted">({k:,})</span></div>'
                      f'<div class="sub">{e(sub)}</div></div>')

@@ -188,7 +188,7 @@ def report(
     dataset: str | Path | None = None,
     title: str | None = None,
     max_rows: int = 200,
-    overwrite: bool = True,
+    overwrite: bool = False,
     index: str | Path | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a scores table (and weights) to ``out``.

@@ -269,9 +269,11 @@ def reweight(scores, out, strategy, target_novel_share, strength, max_weight, mi
 @click.option("--max-rows", type=int, default=200, show_default=True, help="Rows per table.")
 @click.option("--index", "index", type=click.Path(exists=True, file_okay=False), default=None,
               help="The index the scores came from, to show its validity card.")
-def report(scores, out, weights, dataset, title, max_rows, index) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing report.")
+def report(scores, out, weights, dataset, title, max_rows, index, overwrite) -> None:
     """Write a self-contained HTML report of a scores table."""
-    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows, index=index)
+    path = api.report(scores, out, weights=weights, dataset=dataset, title=title, max_rows=max_rows, index=index,
+                      overwrite=overwrite)
     click.echo(f"report written to {path}")
 
 

@@ -305,3 +305,14 @@ def test_text_columns_without_values_are_typed_strings_in_parquet(scanned):
     schema = pq.read_schema(scores)
     assert read_table(scores)["category"].null_count() == 30
     assert str(schema.field("category").type) == "large_string" and str(schema.field("flag").type) == "large_string"
+
+
+def test_report_replaces_an_existing_file_only_with_overwrite(runner, tmp_path, scanned):
+    _, scores = scanned
+    out = tmp_path / "again.html"
+    out.write_text("keep me")
+    refused = runner.invoke(main, ["report", str(scores), "--out", str(out)])
+    assert refused.exit_code == 1 and "already exists; pass --overwrite to replace it" in refused.output
+    assert out.read_text() == "keep me"
+    assert runner.invoke(main, ["report", str(scores), "--out", str(out), "--overwrite"]).exit_code == 0
+    assert out.read_text().startswith("<!")

@@ -369,7 +369,7 @@ def test_a_shard_above_the_exact_limit_stores_only_its_hnsw_index_and_finds_the_
     corpus = tmp_path / "again.jsonl"
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     hnsw = tmp_path / "hnsw"
-    build_index([corpus], hnsw, signals="embedding", params={"embedding_max_exact": 5})
+    build_index([corpus], hnsw, signals="embedding", params={"embedding_max_exact": 5}, model="minilm")
     shard = hnsw / "shard-00000"
     meta = json.loads((shard / embedding.META).read_text())
     assert meta["faiss"] == "hnsw-ip" and meta["chunks"] > 5
@@ -377,8 +377,8 @@ def test_a_shard_above_the_exact_limit_stores_only_its_hnsw_index_and_finds_the_
     # float16 vectors plus the graph: about 2 * dim + 8 * M bytes a chunk, not 4 * dim + 8 * M.
     assert (shard / embedding.FAISS).stat().st_size / meta["chunks"] < 2 * 384 + 8 * embedding.HNSW_M + 64
     texts = [" ".join(d["text"].split()[10:60]) for d in docs]
-    exact = query_index(texts, out, read_manifest(out))[0]["embedding"]
-    approx = query_index(texts, hnsw, read_manifest(hnsw))[0]["embedding"]
+    exact = query_index(texts, out, read_manifest(out), options={"model": "minilm"})[0]["embedding"]
+    approx = query_index(texts, hnsw, read_manifest(hnsw), options={"model": "minilm"})[0]["embedding"]
     assert approx.doc_ids == exact.doc_ids
     np.testing.assert_allclose(approx.score, exact.score, atol=1e-6)
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
+from overlap import advice
+
 LABELS = ("familiar", "borderline", "novel", "empty")
 STRATEGIES = ("familiarity", "target")
 THIN_NOVEL = 20.0  # effective novel examples below which a category counts as thin
@@ -333,6 +335,7 @@ class SummaryTables:
             parts += [f"Weight by {self.group_column}", _table(group_header, group_rows)]
         largest = [[str(r["id"]), r["label"], f"{r['weight']:.3f}"] for r in self.largest.iter_rows(named=True)]
         parts += ["Largest weights", _table(["id", "label", "weight"], largest), self.recommendation]
+        parts.append(advice.measured(float(self.by_label.filter(pl.col("label") == "novel")["share_before"].sum())))
         return "\n\n".join(parts) + "\n"
 
 

@@ -45,7 +45,8 @@ METHODS = ("uniform", "overlap", "permuted", "oracle", "model")
 SET_NAME = "rule"
 
 
-def scan_scores(examples: list[rule_set.Example], path: Path, index: str | None, lm: str) -> pl.DataFrame:
+def scan_scores(examples: list[rule_set.Example], path: Path, index: str | None, lm: str,
+                threads: int) -> pl.DataFrame:
     """``overlap scan`` of ``examples`` (as user/assistant chats), run once in a subprocess and cached at ``path``."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +57,8 @@ def scan_scores(examples: list[rule_set.Example], path: Path, index: str | None,
         cmd = [sys.executable, "-m", "overlap.cli", "scan", str(ds), "--out", str(path), "--overwrite"]
         cmd += ["--index", index] if index else []
         cmd += ["--lm", lm]
-        subprocess.run(cmd, check=True, stdout=sys.stderr)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "NUMBA_NUM_THREADS": str(threads)}
+        subprocess.run(cmd, check=True, stdout=sys.stderr, env=env)
     return pl.read_parquet(path)
 
 
@@ -163,15 +165,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--shares", default="0.2", help="comma-separated novel shares")
     ap.add_argument("--methods", default="uniform,overlap,permuted,oracle")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--max-len", type=int, default=64)
+    ap.add_argument("--max-len", type=int, default=48)
     ap.add_argument("--n-train", type=int, default=200)
-    ap.add_argument("--n-eval", type=int, default=40)
-    ap.add_argument("--n-general", type=int, default=32)
-    ap.add_argument("--train-layers", type=int, default=8, help="train only the last N blocks (+ final norm); 0 = all")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--n-eval", type=int, default=32)
+    ap.add_argument("--n-general", type=int, default=24)
+    ap.add_argument("--train-layers", type=int, default=6, help="train only the last N blocks (+ final norm); 0 = all")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--work", default=str(HERE / "minority"), help="folder for the scanned sets")
     ap.add_argument("--log", default=str(HERE / "minority-runs.jsonl"))
     a = ap.parse_args(argv)
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if not todo:
             records += [r for k, r in done.items() if k[0] == SET_NAME and k[1] == share]
             continue
-        scores = scan_scores(rs.train, Path(a.work) / f"{SET_NAME}-{share:g}-{a.n_train}.parquet", a.index, a.lm)
+        scores = scan_scores(rs.train, Path(a.work) / f"{SET_NAME}-{share:g}-{a.n_train}.parquet", a.index, a.lm,
+                             a.threads)
         weights = method_weights(scores, rs.train, methods)
         if model is None:
             model, tok = load_model(a.model, a.device)

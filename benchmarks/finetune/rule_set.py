@@ -29,8 +29,8 @@ RULE_PROMPTS = (
     "What is the velk form of {}?",
     "Convert to velk: {}",
 )
-PROMPT_WORDS = 10  # passage words given in a familiar prompt
-ANSWER_WORDS = 22  # passage words the familiar answer continues with
+PROMPT_WORDS = 8  # passage words given in a familiar prompt
+ANSWER_WORDS = 12  # passage words the familiar answer continues with
 
 
 @dataclass(frozen=True)

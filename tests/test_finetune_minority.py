@@ -1,5 +1,5 @@
 """The minority fine-tune benchmark (benchmarks/finetune/minority.py) end to end on a tiny model."""
-import importlib.util
+import importlib
 import json
 import math
 import sys
@@ -18,11 +18,9 @@ FT = ROOT / "benchmarks/finetune"
 
 
 def _module(name: str):
-    sys.path.insert(0, str(FT))
-    spec = importlib.util.spec_from_file_location(name, FT / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    if str(FT) not in sys.path:
+        sys.path.insert(0, str(FT))
+    return importlib.import_module(name)
 
 
 def test_rule_set_is_a_minority_with_new_heldout_instances():
@@ -58,7 +56,9 @@ def test_minority_benchmark_end_to_end(tmp_path, lexical_index):
     assert {r["method"] for r in rows} == {"base", *minority.METHODS}
     for metric in ("heldout_novel_loss", "trained_novel_loss", "familiar_retention", "general_loss"):
         vals = [r["value"] for r in rows if r["metric"] == metric and r["method"] != "base"]
-        assert len(vals) == 2 * len(minority.METHODS) and all(math.isfinite(v) for v in vals)
+        assert len(vals) == 2 * len(minority.METHODS)
+        # retention is undefined (nan) when the base model got no answer token right, as the untrained one may
+        assert all(math.isfinite(v) if metric.endswith("loss") else math.isnan(v) or 0 <= v <= 1 for v in vals)
     assert all(0.0 <= r["metrics"]["heldout_novel_exact"] <= 1.0 for r in recs)
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert ev["shares"][0]["novel_share"] == 0.2 and ev["shares"][0]["seeds"] == 2

@@ -222,9 +222,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                                     / len(rs.train))}
         print(f"share {share:g}: train {len(rs.train)}, scan novel share {scan_novel:.3f}, "
               f"{json.dumps(info)}", file=sys.stderr)
+        finished = {(k[3], k[2]): r["metrics"] for k, r in done.items()
+                    if k[0] == SET_NAME and k[1] == share and k[4] == key_settings}
         for seed, method in todo:
+            twin = next((m for m in ("uniform", "overlap", "oracle")
+                         if m != method and m in weights and method in weights
+                         and np.array_equal(weights[m], weights[method]) and (seed, m) in finished), None)
             if method == "base":
                 rec_metrics, seconds = base_metrics, 0.0
+            elif twin:  # identical weights, init and batches: the same run, not repeated
+                rec_metrics, seconds = finished[(seed, twin)], 0.0
             else:
                 w = (np.random.default_rng(1000 + seed).permutation(weights["overlap"]) if method == "permuted"
                      else weights[method])
@@ -235,8 +242,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                       batch_order(len(items), a.steps, a.batch, seed), a)
                 seconds = time.monotonic() - started
                 rec_metrics, _ = metrics(model, groups, base_eval, a.pad, a.batch, a.device)
+            finished[(seed, method)] = rec_metrics
             rec = {"set": SET_NAME, "novel_share": share, "method": method, "seed": seed, "settings": settings,
-                   "metrics": rec_metrics, "info": info, "train_seconds": round(seconds, 1)}
+                   "metrics": rec_metrics, "info": info, "train_seconds": round(seconds, 1), "same_run_as": twin}
             records.append(rec)
             if log:
                 with log.open("a") as fh:

@@ -42,11 +42,11 @@ def measured(novel_share: float) -> str:
     if row is None or "overlap" not in row:
         return head + " No fine-tune measurement ships with this installation."
     o = row["overlap"]
-    lo, hi = o["ci95"]
+    spread = f"95% CI {_pct(o['ci95'][0])} to {_pct(o['ci95'][1])}" if o["ci95"] else "one seed, no interval"
     text = (f"{head} In the fine-tune benchmark (SmolLM2-135M, an invented rule as {100 * row['novel_share']:.0f}% "
-            f"of the set, {row['seeds']} seeds, equal steps), the default weights changed the loss on held-out "
+            f"of the set, {row['seeds']} seed(s), equal steps), the default weights changed the loss on held-out "
             f"instances of the novel rule by {_pct(o['heldout_novel_loss_change'])} against uniform training "
-            f"(95% CI {_pct(lo)} to {_pct(hi)})")
+            f"({spread})")
     others = [f"{name} {_pct(row[name]['heldout_novel_loss_change'])}" for name in ("permuted", "oracle")
               if name in row]
     if others:

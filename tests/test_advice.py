@@ -35,7 +35,7 @@ def test_nearest_share_is_chosen_by_ratio(shipped):
 def test_measured_quotes_the_nearest_share(shipped):
     text = advice.measured(0.18)
     assert text.startswith("This set is 18% novel by the scan.")
-    assert "as 20% of the set" in text and "-15%" in text and "95% CI -17% to -13%" in text
+    assert "as 20% of the set" in text and "3 seed(s)" in text and "-15%" in text and "95% CI -17% to -13%" in text
     assert "permuted +1.0%" in text and "results-minority.md" in text
 
 

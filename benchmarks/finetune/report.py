@@ -19,7 +19,8 @@ from scipy import stats
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 METHOD_ORDER = ("base", "uniform", "overlap", "permuted", "oracle", "model")
-SHOWN = ("heldout_novel_loss", "heldout_novel_exact", "trained_novel_loss", "familiar_retention", "general_loss")
+SHOWN = ("heldout_novel_loss", "heldout_novel_exact", "trained_novel_loss", "familiar_loss", "familiar_retention",
+         "general_loss")
 RELATIVE = {"heldout_novel_loss", "trained_novel_loss", "familiar_loss", "general_loss"}  # also shown in %
 LINK = "benchmarks/finetune/results-minority.md"  # in the overlap repository
 
@@ -91,7 +92,7 @@ def evidence(records: list[dict], set_name: str = "rule") -> dict:
             if len(d):
                 mean, lo, hi = interval(d)
                 row[m] = {"heldout_novel_loss_change": mean / uni.mean(),
-                          "ci95": [lo / uni.mean(), hi / uni.mean()],
+                          "ci95": [lo / uni.mean(), hi / uni.mean()] if np.isfinite(lo) else None,
                           "familiar_retention_change": interval(paired(records, set_name, share, m,
                                                                        "familiar_retention"))[0],
                           "general_loss_change": interval(paired(records, set_name, share, m, "general_loss"))[0]

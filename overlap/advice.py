@@ -41,6 +41,9 @@ def measured(novel_share: float) -> str:
     head = f"This set is {100 * novel_share:.0f}% novel by the scan."
     if row is None or "overlap" not in row:
         return head + " No fine-tune measurement ships with this installation."
+    if abs(math.log(max(row["novel_share"], 1e-3) / max(novel_share, 1e-3))) > math.log(2):
+        shares = ", ".join(f"{100 * r['novel_share']:.0f}%" for r in ev["shares"])
+        head += f" Nothing was measured near that share (measured: {shares}); the nearest says:"
     o = row["overlap"]
     spread = f"95% CI {_pct(o['ci95'][0])} to {_pct(o['ci95'][1])}" if o["ci95"] else "one seed, no interval"
     text = (f"{head} In the fine-tune benchmark (SmolLM2-135M, an invented rule as {100 * row['novel_share']:.0f}% "

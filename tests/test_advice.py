@@ -39,6 +39,11 @@ def test_measured_quotes_the_nearest_share(shipped):
     assert "permuted +1.0%" in text and "results-minority.md" in text
 
 
+def test_measured_says_when_no_share_is_near(shipped):
+    assert "Nothing was measured near that share (measured: 5%, 20%, 50%)" in advice.measured(0.005)
+    assert "Nothing was measured near that share" not in advice.measured(0.9)  # under 2x from 50%
+
+
 def test_measured_without_evidence(tmp_path, monkeypatch):
     monkeypatch.setattr(advice, "EVIDENCE_FILE", tmp_path / "missing.json")
     advice.evidence.cache_clear()

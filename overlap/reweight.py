@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
+from overlap import advice
 from overlap.resample import ResampleStats
 
 LABELS = ("familiar", "borderline", "novel", "empty")
@@ -341,6 +342,7 @@ class SummaryTables:
         parts += ["Largest weights", _table(["id", "label", "weight"], largest), self.recommendation]
         if self.resampling is not None:
             parts.append(self.resampling.render())
+        parts.append(advice.measured(float(self.by_label.filter(pl.col("label") == "novel")["share_before"].sum())))
         return "\n\n".join(parts) + "\n"
 
 

@@ -1,0 +1,59 @@
+"""What the fine-tune benchmark measured for a set's novel share, quoted in `overlap reweight`'s summary.
+
+The numbers live in ``finetune_evidence.json`` beside this module, written by
+``benchmarks/finetune/report.py`` from the benchmark's run log; nothing here is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+
+EVIDENCE_FILE = Path(__file__).with_name("finetune_evidence.json")
+
+
+@lru_cache(maxsize=1)
+def evidence() -> dict:
+    """The shipped benchmark evidence (``{"shares": [...]}``, empty when the file is missing)."""
+    if not EVIDENCE_FILE.exists():
+        return {"shares": []}
+    return json.loads(EVIDENCE_FILE.read_text())
+
+
+def nearest(novel_share: float, shares: list[dict]) -> dict | None:
+    """The measured share closest to ``novel_share`` on a log scale (ratios, not differences, matter)."""
+    if not shares:
+        return None
+    x = max(novel_share, 1e-3)
+    return min(shares, key=lambda s: abs(math.log(max(s["novel_share"], 1e-3) / x)))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.0f}%" if abs(x) >= 0.095 else f"{100 * x:+.1f}%"
+
+
+def measured(novel_share: float) -> str:
+    """One paragraph: the set's regime (its novel share) and what the benchmark measured nearest to it."""
+    ev = evidence()
+    row = nearest(novel_share, ev["shares"])
+    head = f"This set is {100 * novel_share:.0f}% novel by the scan."
+    if row is None or "overlap" not in row:
+        return head + " No fine-tune measurement ships with this installation."
+    if abs(math.log(max(row["novel_share"], 1e-3) / max(novel_share, 1e-3))) > math.log(2):
+        shares = ", ".join(f"{100 * r['novel_share']:.0f}%" for r in ev["shares"])
+        head += f" Nothing was measured near that share (measured: {shares}); the nearest says:"
+    o = row["overlap"]
+    spread = f"95% CI {_pct(o['ci95'][0])} to {_pct(o['ci95'][1])}" if o["ci95"] else "one seed, no interval"
+    text = (f"{head} In the fine-tune benchmark (SmolLM2-135M, an invented rule as {100 * row['novel_share']:.0f}% "
+            f"of the set, {row['seeds']} seed(s), equal steps), the default weights changed the loss on held-out "
+            f"instances of the novel rule by {_pct(o['heldout_novel_loss_change'])} against uniform training "
+            f"({spread})")
+    others = [f"{name} {_pct(row[name]['heldout_novel_loss_change'])}" for name in ("permuted", "oracle")
+              if name in row]
+    if others:
+        text += " (" + ", ".join(others) + ")"
+    text += (f"; familiar-answer retention {100 * o['familiar_retention_change']:+.1f} points, general-text loss "
+             f"{_pct(o['general_loss_change'])}. Details: {ev['link']}.")
+    return text

@@ -54,6 +54,19 @@ class SignalResult:
         )
 
 
+@dataclass
+class FileBest:
+    """Stream mode: per query text, one corpus file's best match (row -1: none) and its evidence."""
+
+    row: np.ndarray
+    score: np.ndarray
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    match: list[str | None]
+    doc_id: list[str | None]
+
+
 class DocStore:
     """Corpus documents of an index's shards, fetched by (shard, row) for evidence."""
 

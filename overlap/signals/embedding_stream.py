@@ -24,7 +24,7 @@ import numpy as np
 
 from overlap.lexical import LexicalBatch
 from overlap.signals import embedding
-from overlap.signals.base import SignalResult, excerpt
+from overlap.signals.base import FileBest, SignalResult, excerpt
 
 
 @dataclass
@@ -39,19 +39,6 @@ def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side
     """The query texts' chunk vectors (through the cache), as a scan prepares them."""
     texts = [batch.text_bytes(d).decode("utf-8", "surrogatepass") for d in range(len(batch))]
     return Side(embedding.prepare(texts, params, options), len(batch))
-
-
-@dataclass
-class Partial:
-    """Per query text: this file's best chunk cosine (row -1: none) and its evidence."""
-
-    row: np.ndarray
-    score: np.ndarray
-    doc: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    match: list[str | None]
-    doc_id: list[str | None]
 
 
 class Probe:
@@ -87,11 +74,11 @@ class Probe:
             self.doc_id[q] = ids[d]
         self.chunks += len(doc)
 
-    def finish(self) -> Partial:
+    def finish(self) -> FileBest:
         n = self.texts
         found = np.flatnonzero(np.isfinite(self.score))
         best = embedding.best_per_owner(self.score[found], found, self.side.owner[found], n)
-        part = Partial(best.row, best.score, np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64),
+        part = FileBest(best.row, best.score, np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64),
                        np.full(n, -1, dtype=np.int64), [None] * n, [None] * n)
         for text in np.flatnonzero(best.row >= 0).tolist():
             q = int(best.row[text])
@@ -104,10 +91,10 @@ class Merger:
     """Max over files in file order, ties to the earlier file (as index mode merges shards)."""
 
     def __init__(self, side: Side, params: dict):
-        self.best: Partial | None = None
+        self.best: FileBest | None = None
         self.shard: np.ndarray | None = None
 
-    def add(self, number: int, part: Partial) -> None:
+    def add(self, number: int, part: FileBest) -> None:
         if self.best is None:
             self.best = part
             self.shard = np.where(part.row >= 0, number, -1)

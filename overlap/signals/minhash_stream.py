@@ -45,7 +45,7 @@ import numpy as np
 from overlap import kernels, probe
 from overlap.lexical import LexicalBatch
 from overlap.signals import minhash
-from overlap.signals.base import SignalResult, excerpt
+from overlap.signals.base import FileBest, SignalResult, excerpt
 from overlap.signals.runs import stored_band
 
 
@@ -72,19 +72,6 @@ def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side
     shingles = probe.KeyTable.build(kernels.unique_keys(shingle_keys(batch.grams(params["shingle_n"])[0])))
     return Side(minhash.stored(sigs, params["signature_bits"]), owner, probe.BandTable.build(qbands), shingles,
                 len(batch))
-
-
-@dataclass
-class Partial:
-    """Per query text: this file's best window estimate (row -1: none) and its evidence."""
-
-    row: np.ndarray
-    score: np.ndarray
-    doc: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    match: list[str | None]
-    doc_id: list[str | None]
 
 
 class Probe:
@@ -126,9 +113,9 @@ class Probe:
             self.evidence[q, 1:] = (cs, ce)
             self.doc_id[q] = ids[d]
 
-    def finish(self) -> Partial:
+    def finish(self) -> FileBest:
         n, owner = self.side.texts, self.side.owner
-        part = Partial(np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, -1, dtype=np.int64),
+        part = FileBest(np.full(n, -1, dtype=np.int64), np.zeros(n), np.full(n, -1, dtype=np.int64),
                        np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64), [None] * n, [None] * n)
         part.row[owner], part.score[owner] = self.row, self.score
         part.doc[owner], part.start[owner], part.end[owner] = self.evidence.T
@@ -144,7 +131,7 @@ class Merger:
         self.merged = SignalResult.empty(side.texts)
         self.merged.doc_ids = [None] * side.texts
 
-    def add(self, number: int, part: Partial) -> None:
+    def add(self, number: int, part: FileBest) -> None:
         r = self.merged
         better = (part.row >= 0) & (part.score > np.nan_to_num(r.score, nan=-1.0))
         r.score[better] = part.score[better]

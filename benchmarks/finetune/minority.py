@@ -37,7 +37,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import rule_set  # noqa: E402
-from run import batchify, encode, load_model, per_example_loss  # noqa: E402
+
+
+def _harness():
+    """The fine-tune harness ``run.py`` beside this file, loaded under its own name: a plain
+    ``import run`` would get whichever ``run`` module was imported first (benchmarks/validity has one)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("finetune_run", HERE / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["finetune_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_run = _harness()
+batchify, encode, load_model, per_example_loss = _run.batchify, _run.encode, _run.load_model, _run.per_example_loss
 
 from overlap.reweight import ReweightConfig, compute_weights  # noqa: E402
 

@@ -47,3 +47,20 @@ def reference_docs() -> dict[str, list[dict]]:
     rate = calibrate.holdout_rate_for(sum(p.stat().st_size for p in data.reference_sources()))
     return {p.name: [d for d in load_docs(p) if not calibrate.held_out(d["id"], rate)]
             for p in data.reference_sources()}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(request):
+    """A real local Ray cluster (the machine's two CPUs) for a test module, shut down at its end.
+
+    Tasks may run functions of the test module, which Ray workers cannot import by name, so the
+    module is pickled by value.
+    """
+    ray = pytest.importorskip("ray")
+    ray.cloudpickle.register_pickle_by_value(request.module)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    if started:
+        ray.shutdown()

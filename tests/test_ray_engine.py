@@ -34,17 +34,7 @@ FILES = 5
 VOLATILE = ("created", "updated", "builds", "overlap_version")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ray_cluster():
-    """A real local Ray cluster for the whole module, shut down at the end."""
-    # Tasks below run functions of this test module, which Ray workers cannot import by name.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    if started:
-        ray.shutdown()
+pytestmark = pytest.mark.usefixtures("ray_cluster")
 
 
 def _bundled_docs() -> list[dict]:

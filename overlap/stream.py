@@ -31,6 +31,7 @@ from overlap.io import Reject, expand_sources, iter_corpus_batches
 from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES, Example
 from overlap.lexical import LexicalBatch
+from overlap.progress import Progress
 from overlap.scan import distinct_texts, scores_table
 from overlap.signals.base import SignalResult
 
@@ -115,22 +116,16 @@ def stream_corpus(
     mergers = {name: stream_module(name).Merger(sides[name], params) for name in names}
     items = [(number, source, params, names, sides, text_field, id_field, on_error, max_text_bytes, options)
              for number, source in enumerate(files)]
-    total = sum(Path(f).stat().st_size for f in files)
-    started = time.perf_counter()
-    done = 0
+    meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
     for part in engines.get(engine, workers, ray_address).map(stream_file, items):
         for name in names:
             mergers[name].add(part["number"], part["partials"][name])
         rejects += part["rejects"]
-        done += Path(part["source"]).stat().st_size
+        meter.done += Path(part["source"]).stat().st_size
         if progress:
-            elapsed = time.perf_counter() - started
-            rate = done / max(elapsed, 1e-9)
-            left = (total - done) / rate if rate > 0 else float("nan")
             progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
-                     f"{part['documents']} documents; {done / 1e6:.1f} of {total / 1e6:.1f} MB, "
-                     f"{rate / 1e6:.1f} MB/s, about {left:.0f} s left")
+                     f"{part['documents']} documents; {meter.line(meter.clock())}")
     results = {name: mergers[name].result(batch) for name in names}
     prepared = {"embedding": sides["embedding"].prepared} if "embedding" in sides else {}
     return results, prepared, params, rejects

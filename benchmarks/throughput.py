@@ -297,20 +297,21 @@ def _kernel_main(argv: list[str]) -> int:
     from overlap.build import CORPUS_BATCH, index_params
     from overlap.io import iter_corpus_batches
     from overlap.lexical import LexicalBatch
-    from overlap.signals import minhash_stream, ngram_stream
+    from overlap.stream import stream_module
 
     kernels.set_threads(1)
     texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
-    params = index_params(["ngram", "minhash"])
+    names = ["ngram", "minhash"]
+    params = index_params(names)
     query = LexicalBatch.from_texts(texts)
-    sides = {"ngram": ngram_stream.side(query, params), "minhash": minhash_stream.side(query, params)}
+    sides = {name: stream_module(name).side(query, params) for name in names}
     batches = [b.texts for b in iter_corpus_batches(files, batch_size=CORPUS_BATCH)]
     warm = LexicalBatch.from_texts(batches[0][:50])
-    for module in (ngram_stream, minhash_stream):
-        module.Probe(sides[module.__name__.rsplit(".", 1)[1].split("_")[0]], params).add(warm, ["w"] * 50, 0)
+    for name in names:
+        stream_module(name).Probe(sides[name], params).add(warm, ["w"] * 50, 0)
     rates = {}
-    for label, modules in (("ngram", [ngram_stream]), ("ngram+minhash", [ngram_stream, minhash_stream])):
-        probes = [m.Probe(sides[m.__name__.rsplit(".", 1)[1].split("_")[0]], params) for m in modules]
+    for label, chosen in (("ngram", ["ngram"]), ("ngram+minhash", names)):
+        probes = [stream_module(name).Probe(sides[name], params) for name in chosen]
         size, start, docs = 0, time.process_time(), 0
         for texts_batch in batches:
             lexical = LexicalBatch.from_texts(texts_batch)
@@ -335,7 +336,7 @@ def _stream_file_main(argv: list[str]) -> int:
     from overlap import kernels
     from overlap.build import index_params
     from overlap.lexical import LexicalBatch
-    from overlap.stream import stream_file, stream_module
+    from overlap.stream import FileTask, stream_file, stream_module
 
     kernels.set_threads(1)
     texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
@@ -343,10 +344,10 @@ def _stream_file_main(argv: list[str]) -> int:
     names = ["ngram", "minhash"]
     query = LexicalBatch.from_texts(texts)
     sides = {name: stream_module(name).side(query, params) for name in names}
-    stream_file(0, warmup, params, names, sides)
+    stream_file(FileTask(0, warmup, params, tuple(names), sides))
     for number, path in enumerate(files, 1):
         wall, cpu = time.perf_counter(), time.process_time()
-        stream_file(number, path, params, names, sides)
+        stream_file(FileTask(number, path, params, tuple(names), sides))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         mb = Path(path).stat().st_size / 1e6
         print(json.dumps({"file": path, "mb": round(mb, 2), "wall_mb_s": round(mb / wall, 2),
@@ -365,15 +366,13 @@ def _overlap_found(scores_path: Path, sources: dict[str, str]) -> tuple[int, int
     """Planted examples overlap cites the source document of (n-gram or MinHash), and others it calls familiar."""
     import polars as pl
 
+    from overlap import signals as registry
+
+    lexical = [registry.get(name) for name in registry.lexical()]
     table = pl.read_parquet(scores_path)
     hits = {}
     for row in table.iter_rows(named=True):
-        docs = []
-        if (row.get("ngram_containment") or 0) >= 0.5:
-            docs.append(row["ngram_doc_id"])
-        if (row.get("minhash_jaccard") or 0) >= 0.5:
-            docs.append(row["minhash_doc_id"])
-        hits[row["id"]] = docs
+        hits[row["id"]] = [row[f"{s.evidence}_doc_id"] for s in lexical if (row.get(s.column) or 0) >= 0.5]
     return _found(hits, sources)
 
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from overlap import planting, score
-from overlap import signals as signal_registry
+from overlap import signals as registry
 from overlap import text as ref
 
 HOLDOUT_FILE = "holdout.parquet"
@@ -173,7 +173,7 @@ def fit_model(columns: dict[str, np.ndarray], kinds: np.ndarray, max_false: floa
     heldout = kinds == planting.HELDOUT
     threshold = threshold_for(z[heldout], max_false, z[~heldout])
     return {
-        "signals": [n for n in score.ORDER if n in columns],
+        "signals": score.signal_columns(columns),
         "features": names,
         "coefficients": [float(c) for c in coefficients],
         "intercept": intercept,
@@ -192,7 +192,7 @@ def _card(columns: dict[str, np.ndarray], kinds: np.ndarray, folds: np.ndarray) 
     """Validity of the full model measured out of fold: fit on one fold, score the other."""
     margin = np.full(len(kinds), np.nan)
     content_over = np.zeros(len(kinds), dtype=bool)
-    semantic = columns.get("semantic_similarity")
+    semantic = columns.get(score.content_column())
     for fold in (0, 1):
         train, test = folds != fold, folds == fold
         model = fit_model({n: v[train] for n, v in columns.items()}, kinds[train])
@@ -217,30 +217,30 @@ def _card(columns: dict[str, np.ndarray], kinds: np.ndarray, folds: np.ndarray) 
 def fit(columns: dict[str, np.ndarray], kinds: np.ndarray, folds: np.ndarray) -> dict[str, Any]:
     """The calibration of one index from its planted and held-out items' signal columns.
 
-    ``columns`` maps signal columns (``score.ORDER``) to values per item, ``kinds``
+    ``columns`` maps signals' scored columns to values per item, ``kinds``
     gives each item's planted kind or ``heldout``, ``folds`` (0/1, by source
     document) splits the items for the out-of-fold card. Returns what the manifest
     stores: a model per subset of signals, the ``familiar_content`` threshold on
     semantic similarity, and the card.
     """
     columns = {n: np.nan_to_num(np.asarray(v, dtype=float), nan=0.0) for n, v in columns.items()
-               if n in score.ORDER or n == score.ALIGNMENT}
-    names = [n for n in score.ORDER if n in columns]
+               if n in registry.scored_columns()}
+    names = score.signal_columns(columns)
     models = [fit_model(subset_columns(columns, subset), kinds)
               for size in range(1, len(names) + 1)
               for subset in itertools.combinations(names, size)]
     card = _card(columns, kinds, folds)
     card["threshold"] = models[-1]["threshold"]
     out: dict[str, Any] = {"status": "fitted", "models": models, "card": card}
-    if "semantic_similarity" in columns:
-        out["content_threshold"] = threshold_for(columns["semantic_similarity"][kinds == planting.HELDOUT])
+    if score.content_column() in columns:
+        out["content_threshold"] = threshold_for(columns[score.content_column()][kinds == planting.HELDOUT])
         card["content_threshold"] = out["content_threshold"]
     return out
 
 
 def subset_columns(columns: dict[str, np.ndarray], signals: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The columns a model of ``signals`` reads: those signals and, with n-grams, the alignment."""
-    keep = set(signals) | ({score.ALIGNMENT} if "ngram_containment" in signals else set())
+    """The columns a model of ``signals`` (score columns) reads: those and what each signal measures."""
+    keep = {c for column in signals for c in registry.owner(column).columns}
     return {n: v for n, v in columns.items() if n in keep}
 
 
@@ -289,7 +289,7 @@ def unduplicated(index_dir: Path, manifest: Any, ids: list[str], texts: list[str
     """
     from overlap.scan import query_index, signal_columns
 
-    lexical = [n for n in manifest.signals if n in signal_registry.LEXICAL]
+    lexical = [n for n in manifest.signals if n in registry.lexical()]
     if not lexical:
         return ids, texts, 0
     results, _ = query_index(texts, index_dir, dataclasses.replace(manifest, signals=lexical))
@@ -308,7 +308,7 @@ def copied(columns: dict[str, np.ndarray]) -> np.ndarray:
     ``benchmarks/validity`` alike.
     """
     lexical = [np.nan_to_num(np.asarray(columns[c], dtype=float), nan=0.0)
-               for c in ("ngram_containment", score.ALIGNMENT, "minhash_jaccard") if c in columns]
+               for name in registry.lexical() for c in registry.get(name).columns if c in columns]
     if not lexical:
         return np.zeros(len(next(iter(columns.values()))), dtype=bool)
     return np.max(np.column_stack(lexical), axis=1) >= DUPLICATE_AT
@@ -401,6 +401,6 @@ def card_lines(calibration: dict[str, Any]) -> list[str]:
     lines.append(f"  held-out text labelled familiar: {card['false_familiar']:.1%} "
                  f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); label threshold {card['threshold']}")
     if "content_threshold" in card:
-        lines.append(f"  familiar_content: semantic_similarity >= {card['content_threshold']}; held-out text "
+        lines.append(f"  familiar_content: {score.content_column()} >= {card['content_threshold']}; held-out text "
                      f"over it: {card['false_familiar_content']:.1%}")
     return lines

@@ -36,6 +36,23 @@ class LexicalBatch:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    def take(self, rows: np.ndarray) -> "LexicalBatch":
+        """The batch of texts ``rows`` (in that order, repeats allowed), without tokenising again.
+
+        Equal to ``LexicalBatch.from_texts`` of those texts: bytes, words and
+        their hashes are gathered, byte positions shifted to the new buffer.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = self.offsets[rows], self.offsets[rows + 1]
+        offsets = np.concatenate([[0], np.cumsum(hi - lo)]).astype(self.offsets.dtype)
+        buf = self.buf[_ranges(lo, hi)]
+        wlo, whi = self.word_offsets[rows], self.word_offsets[rows + 1]
+        word_offsets = np.concatenate([[0], np.cumsum(whi - wlo)]).astype(self.word_offsets.dtype)
+        words = _ranges(wlo, whi)
+        shift = np.repeat(offsets[:-1] - lo, whi - wlo).astype(self.word_starts.dtype)
+        return LexicalBatch(buf, offsets, self.word_hashes[words], self.word_starts[words] + shift,
+                            self.word_ends[words] + shift, word_offsets)
+
     def word_counts(self) -> np.ndarray:
         """Number of words of each text."""
         return np.diff(self.word_offsets)
@@ -56,3 +73,10 @@ class LexicalBatch:
         start = int(self.word_starts[base + word_lo] - self.offsets[d])
         end = int(self.word_ends[base + word_hi - 1] - self.offsets[d])
         return start, end, self.text_bytes(d)[start:end].decode("utf-8", "replace")
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The positions ``lo[i]:hi[i]`` of every ``i``, concatenated."""
+    lengths = hi - lo
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return (starts + np.arange(int(lengths.sum()))).astype(np.int64)

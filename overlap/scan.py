@@ -8,6 +8,7 @@ Identical texts are looked up once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -15,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from overlap import dedup, engines, score
-from overlap import signals as signal_registry
+from overlap import signals as registry
 from overlap import text as ref
 from overlap.index.manifest import IndexError_, Manifest, read_manifest
 from overlap.index.store import Shard
@@ -24,19 +25,12 @@ from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
 from overlap.signals.base import DocStore, SignalResult
 
-# signal -> (score column, evidence column prefix)
-COLUMNS = {
-    "ngram": ("ngram_containment", "ngram"),
-    "minhash": ("minhash_jaccard", "minhash"),
-    "embedding": ("semantic_similarity", "semantic"),
-}
-
 
 def signal_columns(results: dict[str, SignalResult]) -> dict[str, np.ndarray]:
     """Every scored value per text: each signal's score column and the features it measured."""
     columns = {}
     for name, result in results.items():
-        columns[COLUMNS[name][0]] = result.score
+        columns[registry.get(name).column] = result.score
         columns.update(result.features)
     return columns
 
@@ -48,25 +42,37 @@ def check_compatible(manifest: Manifest, index_dir: Path, options: dict[str, Any
     if stored != ref.LEXICAL_VERSION:
         problems.append(f"lexical_version: index has {stored!r}, this overlap uses {ref.LEXICAL_VERSION!r}")
     for name in manifest.signals:
-        module = signal_registry.get(name)
-        if hasattr(module, "compatibility_problems"):
-            problems += module.compatibility_problems(manifest.params, options or {})
+        problems += registry.get(name).compatibility_problems(manifest.params, options or {})
     if problems:
         raise IndexError_(f"{index_dir}: cannot scan with this index: " + "; ".join(problems))
 
 
-def query_shard(
-    index_dir: str, entry: dict[str, Any], params: dict[str, Any], names: list[str], texts: list[str],
-    prepared: dict[str, Any], verify: bool = True,
-) -> dict[str, Any]:
-    """Per-shard unit of scan work: every signal's partial result for ``texts``."""
-    shard = Shard(Path(index_dir), entry, verify=verify)
-    batch = LexicalBatch.from_texts(texts)
-    return {name: signal_registry.get(name).Reader(shard, params).query(batch, prepared.get(name)) for name in names}
+@dataclass(frozen=True)
+class ShardQuery:
+    """One unit of scan work: ask signals ``names`` of one shard about the texts of ``batch``.
+
+    ``prepared`` holds what signals prepared of the texts in the driver (the
+    query embeddings), ``params`` the index's parameters.
+    """
+
+    index_dir: str
+    entry: dict[str, Any]
+    params: dict[str, Any]
+    names: tuple[str, ...]
+    batch: LexicalBatch
+    prepared: dict[str, Any]
+    verify: bool = True
+
+
+def query_shard(task: ShardQuery) -> dict[str, Any]:
+    """Every signal's partial result for one shard (run by an engine)."""
+    shard = Shard(Path(task.index_dir), task.entry, verify=task.verify)
+    return {name: registry.get(name).Reader(shard, task.params).query(task.batch, task.prepared.get(name))
+            for name in task.names}
 
 
 def query_index(
-    texts: list[str],
+    texts: list[str] | LexicalBatch,
     index_dir: str | Path,
     manifest: Manifest,
     *,
@@ -79,29 +85,31 @@ def query_index(
 ) -> tuple[dict[str, SignalResult], dict[str, Any]]:
     """Every signal of the index for each text, merged over shards, with evidence.
 
-    Also returns what each signal prepared in the driver (the query embeddings).
+    ``texts`` may come tokenised already (a ``LexicalBatch``); they are tokenised
+    once either way, and the batch travels to every shard. Also returns what each
+    signal prepared in the driver (the query embeddings).
     """
+    batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     names = manifest.signals
     prepared = {}
     for name in names:
-        module = signal_registry.get(name)
-        if hasattr(module, "prepare"):
+        signal = registry.get(name)
+        if signal.prepare is not None:
             if progress:
-                progress(f"preparing {name} queries for {len(texts)} texts")
-            prepared[name] = module.prepare(texts, manifest.params, options or {})
-    items = [(str(index_dir), e, manifest.params, names, texts, prepared, verify) for e in manifest.shards]
-    progress = Progress(f"querying {len(texts)} texts", len(items), "shards")
+                progress(f"preparing {name} queries for {len(batch)} texts")
+            prepared[name] = signal.prepare(batch, manifest.params, options or {})
+    tasks = [(ShardQuery(str(index_dir), e, manifest.params, tuple(names), batch, prepared, verify),)
+             for e in manifest.shards]
+    meter = Progress(f"querying {len(batch)} texts", len(tasks), "shards")
     partials = []
-    for partial in engines.get(engine, workers, ray_address).map(query_shard, items):
+    for partial in engines.get(engine, workers, ray_address).map(query_shard, tasks):
         partials.append(partial)
-        progress.update(1)
-    progress.close()
-    batch = LexicalBatch.from_texts(texts)
+        meter.update(1)
+    meter.close()
     docs = DocStore([Path(index_dir) / e["name"] for e in manifest.shards])
     results = {}
     for name in names:
-        module = signal_registry.get(name)
-        results[name] = module.merge([p[name] for p in partials], batch, docs, manifest.params)
+        results[name] = registry.get(name).merge([p[name] for p in partials], batch, docs, manifest.params)
         results[name].doc_ids = [
             docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
         ]
@@ -148,15 +156,15 @@ def scan_examples(
     manifest = read_manifest(index_dir)
     check_compatible(manifest, index_dir, options)
     unique = distinct_texts(examples)
-    texts = list(unique)
+    batch = LexicalBatch.from_texts(list(unique))
     if progress:
-        progress(f"querying {len(manifest.shards)} shard(s) for {len(texts)} distinct texts")
+        progress(f"querying {len(manifest.shards)} shard(s) for {len(batch)} distinct texts")
     results, prepared = query_index(
-        texts, index_dir, manifest, engine=engine, workers=workers, ray_address=ray_address,
+        batch, index_dir, manifest, engine=engine, workers=workers, ray_address=ray_address,
         verify=verify, options=options, progress=progress,
     )
-    return scores_table(examples, unique, results, prepared, manifest.params, lm=lm, lm_device=lm_device,
-                        progress=progress, calibration=manifest.calibration)
+    return scores_table(examples, unique, results, prepared, manifest.params, batch=batch, lm=lm,
+                        lm_device=lm_device, progress=progress, calibration=manifest.calibration)
 
 
 def distinct_texts(examples: Sequence[Example]) -> dict[str, int]:
@@ -175,6 +183,7 @@ def scores_table(
     prepared: dict[str, Any],
     params: dict[str, Any],
     *,
+    batch: LexicalBatch | None = None,
     lm: str | None = None,
     lm_device: str = "cpu",
     progress: Callable[[str], None] | None = None,
@@ -183,21 +192,25 @@ def scores_table(
     """The scores table from each signal's result per distinct text: the same for index and stream mode.
 
     ``results[name].doc_ids`` name each text's evidence document; ``params``
-    are the lexical parameters the signals ran with; ``calibration`` is the
-    index's own fit (``None``: the bundled ``calibration.json``).
+    are the lexical parameters the signals ran with; ``batch`` is the distinct
+    texts tokenised (built here if not given); ``calibration`` is the index's own
+    fit (``None``: the bundled ``calibration.json``).
     """
     texts_count = len(unique)
+    if batch is None:
+        batch = LexicalBatch.from_texts(list(unique))
     whole = np.array([unique[e.text] for e in examples], dtype=np.int64)
     data: dict[str, Any] = {
         "id": [e.id for e in examples],
         "row": [e.row for e in examples],
         "category": [e.category for e in examples],
-        "words": LexicalBatch.from_texts([e.text for e in examples]).word_counts(),
+        "words": batch.word_counts()[whole],
     }
     per_text_signals = signal_columns(results)
     for name, result in results.items():
-        column, prefix = COLUMNS[name]
-        data[column] = result.score[whole]
+        signal = registry.get(name)
+        prefix = signal.evidence
+        data[signal.column] = result.score[whole]
         for feature, values in result.features.items():
             data[feature] = values[whole]
         data[f"{prefix}_doc_id"] = [result.doc_ids[i] for i in whole]
@@ -214,14 +227,14 @@ def scores_table(
         fam = score.with_lm(fam, lm_frame["lm_familiarity"].fill_null(np.nan).to_numpy())
     data["familiarity"] = fam
     data["label"] = score.label(fam)
-    if "semantic_similarity" in per_text_signals:
-        data["familiar_content"] = score.familiar_content(data["semantic_similarity"], calibration)
+    if score.content_column() in per_text_signals:
+        data["familiar_content"] = score.familiar_content(data[score.content_column()], calibration)
     for side in ("prompt", "response"):
         idx = np.array([unique[getattr(e, side)] for e in examples], dtype=np.int64)
         has_side = np.array([bool(getattr(e, side)) and getattr(e, side) != e.text for e in examples])
         data[f"{side}_familiarity"] = np.where(has_side, fam_all[idx], np.nan)
-    lexical_params = params if "shingle_n" in params else {**params, **signal_registry.get("minhash").default_params()}
-    groups = dedup.duplicate_groups(LexicalBatch.from_texts([e.text for e in examples]), lexical_params)
+    lexical_params = params if "shingle_n" in params else {**params, **registry.get("minhash").default_params()}
+    groups = dedup.duplicate_groups(batch.take(whole), lexical_params)
     data["dup_group"] = np.array([examples[g].row for g in groups], dtype=np.int64)
     data["flag"] = [None if n else "no words to score" for n in data["words"]]
     if "embedding" in prepared:

@@ -1,8 +1,9 @@
 """Signals -> one familiarity in [0, 1] and a label.
 
-The combination is a logistic model over the signals an index holds (n-grams
-entering as the word alignment of ``signals/ngram.py`` and its square root, which
-separate heavily edited copies better than containment does), fitted on the labelled benchmark in
+The combination is a logistic model over the signals an index holds (each
+entering as the inputs its declaration names: n-grams as the word alignment of
+``signals/ngram.py`` and its square root, which separate heavily edited copies
+better than containment does), fitted on the labelled benchmark in
 ``benchmarks/validity`` and stored in ``calibration.json`` beside this file,
 one model per subset of signals. Its linear score ``z`` is turned into
 ``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
@@ -26,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from overlap import signals as registry
+
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-ORDER = ("ngram_containment", "minhash_jaccard", "semantic_similarity")
 LABELS = ("familiar", "borderline", "novel", "empty")
 SHARPNESS = 4.0
 BORDERLINE_BELOW = 0.5  # linear-score distance below the threshold that is still "borderline"
@@ -35,44 +37,32 @@ FAMILIAR_AT = 0.5
 BORDERLINE_AT = float(1.0 / (1.0 + np.exp(SHARPNESS * BORDERLINE_BELOW)))
 
 
-ALIGNMENT = "ngram_alignment"
-SQRT_ALIGNMENT = "sqrt_ngram_alignment"
-SQRT_CONTAINMENT = "sqrt_ngram_containment"
+def signal_columns(columns) -> list[str]:
+    """The registered signals' score columns among ``columns``, in canonical order."""
+    return [c for c in registry.score_columns() if c in columns]
 
 
 def feature_names(signals: list[str], columns: dict | None = None) -> list[str]:
-    """The model inputs for these signal columns, in canonical order.
-
-    The n-gram signal enters as its word alignment and the square root of it (which
-    separates heavily edited copies, whose alignment is well under 1 but not 0), or,
-    where ``columns`` holds no alignment, as containment and its square root.
-    """
+    """The model inputs for these signal columns, in canonical order: each signal's declared
+    ``inputs``, with a measured column it lacks in ``columns`` replaced by its stand-in."""
     names = []
-    for n in (n for n in ORDER if n in signals):
-        if n != "ngram_containment":
-            names.append(n)
-        elif columns is None or ALIGNMENT in columns:
-            names += [ALIGNMENT, SQRT_ALIGNMENT]
-        else:
-            names += [n, SQRT_CONTAINMENT]
+    for column in signal_columns(signals):
+        signal = registry.owner(column)
+        for name in signal.model_inputs:
+            base = name.removeprefix("sqrt_")
+            if columns is not None and base not in columns and base in signal.stands_in:
+                name = name.replace(base, signal.stands_in[base])
+            names.append(name)
     return names
 
 
-def _model_features(model: dict) -> list[str]:
-    """A model's inputs (models fitted before ``features`` was recorded had no alignment)."""
-    if "features" in model:
-        return model["features"]
-    names = list(model["signals"])
-    return names + [SQRT_CONTAINMENT] if "ngram_containment" in names else names
-
-
 def _feature(name: str, columns: dict[str, np.ndarray]) -> np.ndarray:
-    if name in (SQRT_CONTAINMENT, SQRT_ALIGNMENT):
+    if name.startswith("sqrt_"):
         return np.sqrt(np.clip(_feature(name.removeprefix("sqrt_"), columns), 0.0, None))
-    if name == ALIGNMENT and ALIGNMENT not in columns:
-        # A scores table written before the alignment was measured: every word of a matched
-        # n-gram is matched, so containment is the alignment's floor.
-        return np.asarray(columns["ngram_containment"], dtype=float)
+    if name not in columns:
+        stand_in = registry.owner(name).stands_in.get(name)
+        if stand_in is not None:
+            return np.asarray(columns[stand_in], dtype=float)
     return np.asarray(columns[name], dtype=float)
 
 
@@ -97,7 +87,7 @@ def _fitted(calibration: dict | None) -> dict[tuple[str, ...], dict]:
 
 def model_for(signals: list[str], calibration: dict | None = None) -> dict:
     """The fitted model for exactly this set of signal columns."""
-    key = tuple(n for n in ORDER if n in signals)
+    key = tuple(signal_columns(signals))
     models = _fitted(calibration)
     if key not in models:
         raise ValueError(f"no calibration for signals {list(key)}; rerun benchmarks/validity/fit.py")
@@ -107,15 +97,15 @@ def model_for(signals: list[str], calibration: dict | None = None) -> dict:
 def linear_score(signals: dict[str, np.ndarray], calibration: dict | None = None) -> tuple[np.ndarray, dict]:
     """The model's linear score per example (NaN where no signal has a value) and the model.
 
-    ``signals`` maps signal columns (``ORDER``) and the features measured with them
+    ``signals`` maps signal score columns and the columns measured with them
     (``ngram_alignment``) to values per example.
     """
-    present = {n: np.asarray(v, dtype=float) for n, v in signals.items() if n in ORDER}
+    present = {n: np.asarray(signals[n], dtype=float) for n in signal_columns(signals)}
     if not present:
         raise ValueError("no scored signal to combine")
     model = model_for(list(present), calibration)
     missing = np.isnan(np.column_stack(list(present.values()))).all(axis=1)
-    x = features(signals, _model_features(model))
+    x = features(signals, model["features"])
     z = x @ np.asarray(model["coefficients"]) + model["intercept"]
     z[missing] = np.nan
     return z, model
@@ -149,6 +139,14 @@ def single_threshold(column: str, calibration: dict | None = None) -> float | No
     return float(grid[above[0]]) if len(above) else None
 
 
+CONTENT_SIGNAL = "embedding"  # the signal ``familiar_content`` reads: meaning, whatever the words
+
+
+def content_column() -> str:
+    """The score column ``familiar_content`` is cut from (semantic similarity)."""
+    return registry.get(CONTENT_SIGNAL).column
+
+
 def content_threshold(calibration: dict | None = None) -> float | None:
     """Semantic similarity at which an example restates the corpus (``familiar_content``).
 
@@ -157,7 +155,7 @@ def content_threshold(calibration: dict | None = None) -> float | None:
     """
     if calibration and calibration.get("content_threshold") is not None:
         return float(calibration["content_threshold"])
-    return single_threshold("semantic_similarity")
+    return single_threshold(content_column())
 
 
 def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> list[bool | None]:
@@ -167,13 +165,13 @@ def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> l
 
 
 def contributions(signals: dict[str, np.ndarray], calibration: dict | None = None) -> dict[str, np.ndarray]:
-    """Each signal's share of the linear score (its derived features folded into n-grams)."""
+    """Each signal's share of the linear score (each model input counted to the signal it is of)."""
     z, model = linear_score(signals, calibration)
-    names = _model_features(model)
+    names = model["features"]
     terms = features(signals, names) * np.asarray(model["coefficients"])
-    out = {n: np.zeros(len(z)) for n in ORDER if n in model["signals"]}
+    out = {n: np.zeros(len(z)) for n in signal_columns(model["signals"])}
     for i, n in enumerate(names):
-        out[n if n in ORDER else "ngram_containment"] += terms[:, i]
+        out[registry.owner(n).column] += terms[:, i]
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Sequence
@@ -25,7 +26,7 @@ from typing import Any, Callable, Sequence
 import polars as pl
 
 from overlap import engines
-from overlap import signals as signal_registry
+from overlap import signals as registry
 from overlap.build import CORPUS_BATCH, index_params
 from overlap.io import Reject, expand_sources, iter_corpus_batches
 from overlap.io.corpus_layouts import apply_corpus_layout
@@ -37,48 +38,55 @@ from overlap.signals.base import SignalResult
 
 
 def stream_module(name: str) -> ModuleType:
-    """The stream-mode module of signal ``name`` (``overlap.signals.<name>_stream``)."""
-    signal_registry.get(name)
-    return importlib.import_module(f"overlap.signals.{name}_stream")
+    """The stream-mode module of signal ``name`` (its declaration's ``stream``)."""
+    signal = registry.get(name)
+    if signal.stream is None:
+        raise ValueError(f"signal {name!r} has no stream mode; build an index for it")
+    return importlib.import_module(signal.stream)
 
 
-def stream_file(
-    number: int,
-    source: str,
-    params: dict[str, Any],
-    names: list[str],
-    sides: dict[str, Any],
-    text_field: str | None = None,
-    id_field: str | None = None,
-    on_error: str = "fail",
-    max_text_bytes: int | None = MAX_TEXT_BYTES,
-    options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Per-file unit of stream work: read ``source`` once and return every signal's partial result."""
+@dataclass(frozen=True)
+class FileTask:
+    """One unit of stream work: corpus file ``number`` probed past the dataset's ``sides``."""
+
+    number: int
+    source: str
+    params: dict[str, Any]
+    names: tuple[str, ...]
+    sides: dict[str, Any]
+    text_field: str | None = None
+    id_field: str | None = None
+    on_error: str = "fail"
+    max_text_bytes: int | None = MAX_TEXT_BYTES
+    options: dict[str, Any] | None = None
+
+
+def stream_file(task: FileTask) -> dict[str, Any]:
+    """Read one corpus file once and return every signal's partial result (run by an engine)."""
     started = time.perf_counter()
-    probes = {name: stream_module(name).Probe(sides[name], params, options) for name in names}
+    probes = {name: stream_module(name).Probe(task.sides[name], task.params, task.options) for name in task.names}
     rejects: list[Reject] = []
     documents = size = 0
     for batch in iter_corpus_batches(
-        [source], text_field=text_field, id_field=id_field, batch_size=CORPUS_BATCH, on_error=on_error,
-        max_text_bytes=max_text_bytes,
+        [task.source], text_field=task.text_field, id_field=task.id_field, batch_size=CORPUS_BATCH,
+        on_error=task.on_error, max_text_bytes=task.max_text_bytes,
     ):
         rejects += batch.rejects
         if not batch.texts:
             continue
         lexical = LexicalBatch.from_texts(batch.texts)
-        for name in names:
+        for name in task.names:
             probes[name].add(lexical, batch.ids, documents)
         documents += len(batch.texts)
         size += int(lexical.offsets[-1])
     return {
-        "number": number, "source": source, "documents": documents, "bytes": size, "rejects": rejects,
+        "number": task.number, "source": task.source, "documents": documents, "bytes": size, "rejects": rejects,
         "seconds": time.perf_counter() - started, "partials": {name: p.finish() for name, p in probes.items()},
     }
 
 
 def stream_corpus(
-    texts: list[str],
+    texts: list[str] | LexicalBatch,
     sources: Sequence[str | Path],
     *,
     signals: str | list[str] | None = None,
@@ -100,25 +108,25 @@ def stream_corpus(
     vectors), the parameters used (those an index of these files would record)
     and the corpus records skipped under ``on_error="skip"``.
     """
-    names = signal_registry.parse(signals)
+    names = registry.parse(signals)
     sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
     files = [str(p) for p in expand_sources(sources)]
     if not files:
         raise ValueError("--corpus: no corpus files found")
     params = index_params(names, None, model)
     options = {"model": model} if model else None
-    batch = LexicalBatch.from_texts(texts)
+    batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
     for name in names:
         if progress:
-            progress(f"stream: building the {name} table of {len(texts)} distinct texts")
+            progress(f"stream: building the {name} table of {len(batch)} distinct texts")
         sides[name] = stream_module(name).side(batch, params, options)
     mergers = {name: stream_module(name).Merger(sides[name], params) for name in names}
-    items = [(number, source, params, names, sides, text_field, id_field, on_error, max_text_bytes, options)
-             for number, source in enumerate(files)]
+    tasks = [(FileTask(number, source, params, tuple(names), sides, text_field, id_field, on_error, max_text_bytes,
+                       options),) for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
-    for part in engines.get(engine, workers, ray_address).map(stream_file, items):
+    for part in engines.get(engine, workers, ray_address).map(stream_file, tasks):
         for name in names:
             mergers[name].add(part["number"], part["partials"][name])
         rejects += part["rejects"]
@@ -153,10 +161,12 @@ def scan_corpus(
     the same files, with the same lexical values and evidence.
     """
     unique = distinct_texts(examples)
+    batch = LexicalBatch.from_texts(list(unique))
     results, prepared, params, rejects = stream_corpus(
-        list(unique), sources, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
+        batch, sources, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
         workers=workers, ray_address=ray_address, on_error=on_error, max_text_bytes=max_text_bytes,
         progress=progress,
     )
-    table = scores_table(examples, unique, results, prepared, params, lm=lm, lm_device=lm_device, progress=progress)
+    table = scores_table(examples, unique, results, prepared, params, batch=batch, lm=lm, lm_device=lm_device,
+                         progress=progress)
     return table, rejects

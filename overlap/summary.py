@@ -6,16 +6,14 @@ import numpy as np
 import polars as pl
 
 from overlap import score
-
-SIGNAL_COLUMNS = ("ngram_containment", "minhash_jaccard", "semantic_similarity")
+from overlap import signals as registry
 
 
 def driver(scores: pl.DataFrame) -> pl.Series:
     """Per row, the signal contributing most to its familiarity (None for empty rows)."""
-    present = {c: scores[c].fill_null(np.nan).to_numpy().astype(float) for c in SIGNAL_COLUMNS if c in scores.columns}
-    if present and score.ALIGNMENT in scores.columns:
-        present[score.ALIGNMENT] = scores[score.ALIGNMENT].fill_null(np.nan).to_numpy().astype(float)
-    if not present:
+    present = {c: scores[c].fill_null(np.nan).to_numpy().astype(float)
+               for c in registry.scored_columns() if c in scores.columns}
+    if not score.signal_columns(present):
         return pl.Series("driver", [None] * scores.height, dtype=pl.String)
     return pl.Series("driver", score.driver(present).tolist(), dtype=pl.String)
 
@@ -30,7 +28,7 @@ def render(scores: pl.DataFrame, by: str = "category") -> str:
     """A plain-text summary: label counts and shares, signal means per label, drivers, categories."""
     total = scores.height
     frame = scores.with_columns(driver(scores))
-    present = [c for c in SIGNAL_COLUMNS if c in frame.columns]
+    present = score.signal_columns(frame.columns)
     rows = []
     for name in score.LABELS:
         part = frame.filter(pl.col("label") == name)

@@ -29,13 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_set import FAMILIAR_KINDS  # noqa: E402
 
 from overlap.calibrate import fit_model, subset_columns  # noqa: E402
-from overlap.score import ALIGNMENT, CALIBRATION_FILE, ORDER as SIGNALS  # noqa: E402
+from overlap import signals as registry  # noqa: E402
+from overlap.score import CALIBRATION_FILE  # noqa: E402
+
+SIGNALS = registry.score_columns()
 
 
 def fit(scores: pl.DataFrame, signals: tuple[str, ...], max_false: float) -> dict:
     """Coefficients and threshold for one subset of signals (``overlap.calibrate.fit_model``)."""
     kinds = scores["kind"].to_numpy()
-    present = [n for n in (*SIGNALS, ALIGNMENT) if n in scores.columns]
+    present = [n for n in registry.scored_columns() if n in scores.columns]
     columns = subset_columns({n: scores[n].fill_null(0.0).to_numpy().astype(float) for n in present}, signals)
     return fit_model(columns, kinds, max_false, familiar=np.isin(kinds, FAMILIAR_KINDS))
 

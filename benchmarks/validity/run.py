@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_set import FAMILIAR_KINDS, NOVEL_KINDS, build, read_texts  # noqa: E402
 
 from overlap import api  # noqa: E402
+from overlap import signals as registry  # noqa: E402
 from overlap import calibrate  # noqa: E402
 from overlap.calibrate import auroc  # noqa: E402
 from overlap.index.manifest import read_manifest  # noqa: E402
@@ -36,7 +37,7 @@ from overlap.scan import scan_examples  # noqa: E402
 TARGETS = {"whole": 0.995, "window": 0.995, "edit10": 0.99, "edit25": 0.95, "wrapped": 0.99, "paraphrase": 0.80}
 MAX_FALSE_FAMILIAR = 0.04
 CARD_TOLERANCE = 0.02
-SIGNALS = ("ngram_containment", "ngram_alignment", "minhash_jaccard", "semantic_similarity", "familiarity")
+SIGNALS = (*registry.scored_columns(), "familiarity")
 
 
 def evaluate(scores: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:

@@ -18,15 +18,9 @@ import numpy as np
 import polars as pl
 
 from overlap import score, summary
+from overlap import signals as registry
 
 LABELS = ("familiar", "borderline", "novel", "empty")
-
-# score column -> (display name, evidence column prefix, short name)
-SIGNALS = {
-    "ngram_containment": ("n-gram containment", "ngram", "n-gram"),
-    "minhash_jaccard": ("near-duplicate (MinHash Jaccard)", "minhash", "near-dup"),
-    "semantic_similarity": ("semantic similarity", "semantic", "semantic"),
-}
 
 
 @dataclass
@@ -96,8 +90,8 @@ def _complete(scores: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(pl.col("row").cast(pl.String).alias("id"))
     frame = frame.with_columns(pl.col("id").cast(pl.String))
     if "familiarity" not in frame.columns:
-        present = {c: _floats(frame, c) for c in score.ORDER if c in frame.columns}
-        fam = score.familiarity(present) if present else np.full(n, np.nan)
+        present = {c: _floats(frame, c) for c in registry.scored_columns() if c in frame.columns}
+        fam = score.familiarity(present) if score.signal_columns(present) else np.full(n, np.nan)
         frame = frame.with_columns(pl.Series("familiarity", fam, dtype=pl.Float64).fill_nan(None))
     if "label" not in frame.columns:
         frame = frame.with_columns(pl.Series("label", score.label(_floats(frame, "familiarity")).tolist(),
@@ -121,14 +115,16 @@ def _signals(frame: pl.DataFrame, calibration: dict[str, Any] | None = None) -> 
     out = []
     familiar = (frame["label"] == "familiar").to_numpy()
     driver = frame["driver"].to_numpy()
-    for column, (name, prefix, short) in SIGNALS.items():
+    for signal in registry.all_signals():
+        column = signal.column
         if column not in frame.columns:
             continue
         values = _floats(frame, column)
         has = ~np.isnan(values)
         threshold = score.single_threshold(column, calibration)
         out.append(Signal(
-            column=column, name=name, short=short, prefix=prefix, threshold=threshold, values=values,
+            column=column, name=signal.title, short=signal.short, prefix=signal.evidence, threshold=threshold,
+            values=values,
             over=int((values[has] >= threshold).sum()) if threshold is not None else 0,
             scored=int(has.sum()), mean=float(values[has].mean()) if has.any() else float("nan"),
             drives=int((familiar & (driver == column)).sum()),

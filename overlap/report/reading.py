@@ -14,6 +14,7 @@ import html
 import numpy as np
 import polars as pl
 
+from overlap import signals as registry
 from overlap.report.model import ReportData
 
 FAMILIAR_AT = 0.5
@@ -86,9 +87,9 @@ def known(data: ReportData) -> str:
         if said:
             parts.append(f"The familiar verdicts rest on {_list(said)}.")
         frame = data.frame.filter(pl.col("label") == "familiar")
-        ng = data.signal("ngram_containment")
+        ng = data.signal(registry.get("ngram").column)
         if ng is not None and ng.scored:
-            med = frame["ngram_containment"].median()
+            med = frame[ng.column].median()
             one = frame.height == 1
             what = "Its n-gram containment is" if one else "Their median n-gram containment is"
             if med is not None and med >= 0.8:
@@ -112,7 +113,7 @@ def known(data: ReportData) -> str:
 
 
 def _top_docs(familiar: pl.DataFrame, k: int = 3) -> list[tuple[str, int]]:
-    for column in ("ngram_doc_id", "minhash_doc_id", "semantic_doc_id"):
+    for column in (f"{s.evidence}_doc_id" for s in registry.all_signals()):
         if column in familiar.columns and familiar[column].drop_nulls().len():
             counts = (familiar[column].drop_nulls().value_counts(sort=True).head(k))
             rows = [(str(r[column]), int(r["count"])) for r in counts.iter_rows(named=True)]

@@ -1,12 +1,20 @@
-"""What every signal module shares: its result shape and the document store it cites from.
+"""What every signal shares: its declaration (``Signal``), its result shape and the document store it cites from.
 
-A signal module (``ngram``, ``minhash``, ``embedding``) has the same small shape:
+A signal module (``ngram``, ``minhash``, ``embedding``) ends with one ``SIGNAL =
+Signal(...)`` naming its columns and its parts, all of the same small shape:
 
-* ``NAME`` and ``default_params() -> dict`` (every parameter that affects its files);
+* ``default_params() -> dict`` (every parameter that affects its files);
 * ``Builder(params, writer, options)`` with ``add(batch, texts, doc_base)`` and ``finish() -> counts``;
-* ``Reader(shard, params)`` with ``query(batch, texts) -> partial`` (plain numpy arrays);
+* ``Reader(shard, params)`` with ``query(batch, prepared) -> partial`` (plain numpy arrays);
 * ``merge(partials, batch, docs, params) -> SignalResult`` combining per-shard partials
-  (max or union) and attaching the evidence of the winning shard.
+  (max or union) and attaching the evidence of the winning shard;
+* optionally ``prepare(batch, params, options)`` (work done once in the driver before
+  the shards are asked, such as embedding the queries) and
+  ``compatibility_problems(params, options)`` (why an index cannot be scanned as asked);
+* ``stream``: the module of its stream mode (``side``, ``Probe``, ``Merger``).
+
+``overlap.signals`` registers the declarations; everything else (scan, score,
+summary, report, calibration, benchmarks) iterates over the registry.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +30,54 @@ import pyarrow.parquet as pq
 
 DOCS_FILE = "docs.parquet"
 DOCS_ROW_GROUP = 1024
+
+
+def no_problems(params: dict, options: dict) -> list[str]:
+    """The default compatibility check: an index built with this signal can always be scanned."""
+    return []
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One signal, declared once: its columns, its names for people, and the parts that compute it.
+
+    ``column`` is its score in [0, 1] in the scores table and ``evidence`` the
+    prefix of its evidence columns (``<evidence>_doc_id``, ``_doc_start``,
+    ``_doc_end``, ``_match``). ``measures`` are further per-text columns its
+    results carry (``SignalResult.features``); ``inputs`` are what the calibrated
+    model reads of it (default: ``column``), where ``sqrt_<c>`` is the square root
+    of column ``c``; ``stands_in`` maps a measured column to the column read in its
+    place from a table written before it was measured. ``lexical`` signals work
+    from words alone (no model) and are the ones that decide whether a text is a
+    copy of a corpus document.
+    """
+
+    name: str
+    column: str
+    evidence: str
+    title: str
+    short: str
+    default_params: Callable[[], dict]
+    Builder: Callable[..., Any]
+    Reader: Callable[..., Any]
+    merge: Callable[..., "SignalResult"]
+    stream: str | None = None
+    lexical: bool = False
+    measures: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    stands_in: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[..., Any] | None = None
+    compatibility_problems: Callable[[dict, dict], list[str]] = no_problems
+
+    @property
+    def model_inputs(self) -> tuple[str, ...]:
+        """What the calibrated model reads of this signal."""
+        return self.inputs or (self.column,)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every scored column this signal writes: its score and what it measures."""
+        return (self.column, *self.measures)
 
 
 @dataclass

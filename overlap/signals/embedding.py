@@ -36,7 +36,7 @@ from overlap.index.manifest import IndexError_
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
-from overlap.signals.base import DocStore, SignalResult
+from overlap.signals.base import DocStore, Signal, SignalResult
 
 NAME = "embedding"
 VECTORS = "embedding_vectors.npy"
@@ -248,9 +248,8 @@ class Prepared:
     owner: np.ndarray
 
 
-def prepare(texts: list[str], params: dict, options: dict | None = None) -> Prepared:
+def prepare(batch: LexicalBatch, params: dict, options: dict | None = None) -> Prepared:
     """Embed the query texts' chunks (through the cache) once, before the shards are asked."""
-    batch = LexicalBatch.from_texts(texts)
     doc, start, end = chunk_spans(batch, params["chunk_words"])
     embedder = Embedder(params, options)
     vectors = embedder.embed(chunk_texts(batch, doc, start, end), "texts")
@@ -308,8 +307,7 @@ class Reader:
 
     def query(self, batch: LexicalBatch, prepared: Prepared | None = None) -> Partial:
         if prepared is None:
-            prepared = prepare([batch.text_bytes(d).decode("utf-8", "replace") for d in range(len(batch))],
-                               self.params)
+            prepared = prepare(batch, self.params)
         n = len(batch)
         if self.index.ntotal == 0 or len(prepared.vectors) == 0:
             return Partial(np.full(n, -1, dtype=np.int64), np.zeros(n))
@@ -338,3 +336,19 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
         result.doc[d] = doc
         result.start[d], result.end[d], result.match[d] = docs.excerpt(s, doc, start, end)
     return result
+
+
+SIGNAL = Signal(
+    name=NAME,
+    column="semantic_similarity",
+    evidence="semantic",
+    title="semantic similarity",
+    short="semantic",
+    default_params=default_params,
+    Builder=Builder,
+    Reader=Reader,
+    merge=merge,
+    stream="overlap.signals.embedding_stream",
+    prepare=prepare,
+    compatibility_problems=compatibility_problems,
+)

@@ -37,8 +37,7 @@ class Side:
 
 def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side:
     """The query texts' chunk vectors (through the cache), as a scan prepares them."""
-    texts = [batch.text_bytes(d).decode("utf-8", "surrogatepass") for d in range(len(batch))]
-    return Side(embedding.prepare(texts, params, options), len(batch))
+    return Side(embedding.prepare(batch, params, options), len(batch))
 
 
 class Probe:

@@ -22,7 +22,7 @@ import numpy as np
 from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
-from overlap.signals.base import DocStore, SignalResult
+from overlap.signals.base import DocStore, Signal, SignalResult
 from overlap.signals.runs import BandRuns, NpyStream, spill_bytes, stored_band
 
 NAME = "minhash"
@@ -313,3 +313,18 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
         result.doc[d] = doc
         result.start[d], result.end[d], result.match[d] = docs.excerpt(s, doc, start, end)
     return result
+
+
+SIGNAL = Signal(
+    name=NAME,
+    column="minhash_jaccard",
+    evidence="minhash",
+    title="near-duplicate (MinHash Jaccard)",
+    short="near-dup",
+    default_params=default_params,
+    Builder=Builder,
+    Reader=Reader,
+    merge=merge,
+    stream="overlap.signals.minhash_stream",
+    lexical=True,
+)

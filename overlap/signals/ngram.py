@@ -29,7 +29,7 @@ from overlap import kernels
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.signals import hashtable
-from overlap.signals.base import DocStore, SignalResult
+from overlap.signals.base import DocStore, Signal, SignalResult
 from overlap.signals.runs import SortedRuns, spill_bytes
 
 NAME = "ngram"
@@ -221,3 +221,24 @@ def _locate(doc: LexicalBatch, run: np.ndarray, n: int) -> tuple[int, int] | Non
             start, end, _ = doc.span_text(0, int(i), last_word)
             return start, end
     return None
+
+
+SIGNAL = Signal(
+    name=NAME,
+    column="ngram_containment",
+    evidence="ngram",
+    title="n-gram containment",
+    short="n-gram",
+    default_params=default_params,
+    Builder=Builder,
+    Reader=Reader,
+    merge=merge,
+    stream="overlap.signals.ngram_stream",
+    lexical=True,
+    measures=(ALIGNMENT,),
+    # The alignment and its square root separate heavily edited copies (alignment well
+    # under 1 but not 0) better than containment; every word of a matched n-gram is
+    # matched, so containment is the alignment's floor in tables written before it.
+    inputs=(ALIGNMENT, f"sqrt_{ALIGNMENT}"),
+    stands_in={ALIGNMENT: "ngram_containment"},
+)

@@ -101,6 +101,7 @@ def scan(
     rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
     checks.require_examples(dataset, examples, rejected, rejects_path)
     dataset_records = len(examples) + len(rejected)
+    calibration = None  # stream mode: the bundled calibration
     if corpus is not None:
         scores, corpus_rejected = scan_corpus(
             examples, corpus, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
@@ -110,6 +111,7 @@ def scan(
         rejected = [*rejected, *corpus_rejected]
     else:
         index_dir = Path(index) if index is not None else default_index(progress)
+        calibration = read_manifest(index_dir).calibration
         scores = scan_examples(
             examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
             options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
@@ -120,7 +122,7 @@ def scan(
                                id_field=id_field, max_text_bytes=max_text_bytes)
         write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
     if report is not None:
-        write_report(scores, report, dataset=examples, calibration=read_manifest(index_dir).calibration)
+        write_report(scores, report, dataset=examples, calibration=calibration)
     if rejected:
         write_rejects(rejected, rejects_path)
         if progress:

@@ -217,7 +217,8 @@ def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id
         lm=lm, lm_device=lm_device, corpus=list(corpus) or None, corpus_layout=corpus_layout, signals=signals,
         progress=_say,
     )
-    click.echo(summary.render(scores))
+    calibration = None if corpus else api.index_info(index_dir or api.default_index()).calibration
+    click.echo(summary.render(scores, calibration=calibration))
     if report_path:
         click.echo(f"report written to {report_path}")
     click.echo(f"\nscores written to {out} ({time.monotonic() - started:.1f}s)")

@@ -9,13 +9,16 @@ from overlap import score
 from overlap import signals as registry
 
 
-def driver(scores: pl.DataFrame) -> pl.Series:
-    """Per row, the signal contributing most to its familiarity (None for empty rows)."""
+def driver(scores: pl.DataFrame, calibration: dict | None = None) -> pl.Series:
+    """Per row, the signal contributing most to its familiarity (None for empty rows).
+
+    ``calibration``: the scanned index's own fit (None: the bundled one).
+    """
     present = {c: scores[c].fill_null(np.nan).to_numpy().astype(float)
                for c in registry.scored_columns() if c in scores.columns}
     if not score.signal_columns(present):
         return pl.Series("driver", [None] * scores.height, dtype=pl.String)
-    return pl.Series("driver", score.driver(present).tolist(), dtype=pl.String)
+    return pl.Series("driver", score.driver(present, calibration).tolist(), dtype=pl.String)
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -24,10 +27,13 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def render(scores: pl.DataFrame, by: str = "category") -> str:
-    """A plain-text summary: label counts and shares, signal means per label, drivers, categories."""
+def render(scores: pl.DataFrame, by: str = "category", calibration: dict | None = None) -> str:
+    """A plain-text summary: label counts and shares, signal means per label, drivers, categories.
+
+    ``calibration``: the scanned index's own fit, which says what drove each label.
+    """
     total = scores.height
-    frame = scores.with_columns(driver(scores))
+    frame = scores.with_columns(driver(scores, calibration))
     present = score.signal_columns(frame.columns)
     rows = []
     for name in score.LABELS:

@@ -80,8 +80,9 @@ def _floats(frame: pl.DataFrame, column: str) -> np.ndarray:
     return frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(float)
 
 
-def _complete(scores: pl.DataFrame) -> pl.DataFrame:
-    """The scores with the columns the report relies on, derived where the table lacks them."""
+def _complete(scores: pl.DataFrame, calibration: dict[str, Any] | None = None) -> pl.DataFrame:
+    """The scores with the columns the report relies on, derived where the table lacks them
+    (familiarity and what drove it by the scanned index's ``calibration`` where given)."""
     frame = scores.drop("dup_size", "driver", strict=False)  # derived here, never taken from the input
     n = frame.height
     if "row" not in frame.columns:
@@ -91,7 +92,7 @@ def _complete(scores: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(pl.col("id").cast(pl.String))
     if "familiarity" not in frame.columns:
         present = {c: _floats(frame, c) for c in registry.scored_columns() if c in frame.columns}
-        fam = score.familiarity(present) if score.signal_columns(present) else np.full(n, np.nan)
+        fam = score.familiarity(present, calibration) if score.signal_columns(present) else np.full(n, np.nan)
         frame = frame.with_columns(pl.Series("familiarity", fam, dtype=pl.Float64).fill_nan(None))
     if "label" not in frame.columns:
         frame = frame.with_columns(pl.Series("label", score.label(_floats(frame, "familiarity")).tolist(),
@@ -103,12 +104,7 @@ def _complete(scores: pl.DataFrame) -> pl.DataFrame:
         frame = frame.drop("category")
     sizes = frame.group_by("dup_group").agg(pl.len().alias("dup_size"))
     frame = frame.join(sizes, on="dup_group", how="left", maintain_order="left")
-    return frame.with_columns(_driver(frame))
-
-
-def _driver(frame: pl.DataFrame) -> pl.Series:
-    """Per row, the signal contributing most to the familiarity (None for empty rows)."""
-    return summary.driver(frame)
+    return frame.with_columns(summary.driver(frame, calibration))
 
 
 def _signals(frame: pl.DataFrame, calibration: dict[str, Any] | None = None) -> list[Signal]:
@@ -254,7 +250,7 @@ def build(scores: pl.DataFrame, *, weights: pl.DataFrame | str | Path | None = N
           dataset: str | Path | Sequence[Any] | None = None, title: str | None = None,
           preview_weights: bool = True, calibration: dict[str, Any] | None = None) -> ReportData:
     """Gather every number the report shows (``calibration``: the scanned index's, for its card)."""
-    frame = _complete(scores)
+    frame = _complete(scores, calibration)
     frame, weight_info, notes = _attach_weights(frame, weights, preview_weights)
     counts = {name: int((frame["label"] == name).sum()) for name in LABELS}
     return ReportData(

@@ -164,7 +164,8 @@ def scan_examples(
         verify=verify, options=options, progress=progress,
     )
     return scores_table(examples, unique, results, prepared, manifest.params, batch=batch, lm=lm,
-                        lm_device=lm_device, progress=progress, calibration=manifest.calibration)
+                        lm_device=lm_device, progress=progress, calibration=manifest.calibration,
+                        engine=engine, workers=workers, ray_address=ray_address)
 
 
 def distinct_texts(examples: Sequence[Example]) -> dict[str, int]:
@@ -188,13 +189,17 @@ def scores_table(
     lm_device: str = "cpu",
     progress: Callable[[str], None] | None = None,
     calibration: dict | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> pl.DataFrame:
     """The scores table from each signal's result per distinct text: the same for index and stream mode.
 
     ``results[name].doc_ids`` name each text's evidence document; ``params``
     are the lexical parameters the signals ran with; ``batch`` is the distinct
     texts tokenised (built here if not given); ``calibration`` is the index's own
-    fit (``None``: the bundled ``calibration.json``).
+    fit (``None``: the bundled ``calibration.json``). With ``lm`` the LM signal
+    runs on the engine (``engine``, ``workers``, ``ray_address``) and its columns join.
     """
     texts_count = len(unique)
     if batch is None:
@@ -221,10 +226,10 @@ def scores_table(
     fam = fam_all[whole]
     lm_frame = None
     if lm is not None:
-        from overlap import lm as lm_scoring
-
-        lm_frame = lm_scoring.score_examples(list(examples), model=lm, device=lm_device, progress=progress)
-        fam = score.with_lm(fam, lm_frame["lm_familiarity"].fill_null(np.nan).to_numpy())
+        signal = registry.example_signal("lm")
+        lm_frame = signal.run(list(examples), {"model": lm, "device": lm_device}, engine=engine, workers=workers,
+                              ray_address=ray_address, progress=progress)
+        fam = signal.combine(fam, lm_frame[signal.column].fill_null(np.nan).to_numpy())
     data["familiarity"] = fam
     data["label"] = score.label(fam)
     if score.content_column() in per_text_signals:

@@ -312,3 +312,15 @@ def test_scan_with_an_lm_adds_its_columns_and_counts_memorised_text(tiny, lexica
     # Memorisation-level LM evidence alone makes an example familiar; weak evidence changes nothing.
     assert score.with_lm(np.array([0.1]), np.array([0.99]))[0] > 0.98
     assert score.with_lm(np.array([0.1]), np.array([0.5]))[0] == pytest.approx(0.1)
+
+
+def test_the_lm_signal_runs_in_chunks_on_the_engine_with_the_same_columns(tiny):
+    """Two worker processes, one chunk of examples each, give what one call in this process gives."""
+    from overlap import signals as registry
+
+    examples = [_ex(i, f"Question {i}?", f"answer number {i} is here") for i in range(5)]
+    signal = registry.example_signal("lm")
+    chunked = signal.run(examples, {"model": str(tiny)}, workers=2)
+    whole = lm.score_examples(examples, tiny)
+    assert chunked.columns == list(signal.columns) == whole.columns
+    assert chunked["lm_loss"].to_list() == pytest.approx(whole["lm_loss"].to_list(), rel=1e-5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-from overlap.signals.base import Signal
+from overlap.signals.base import ExampleSignal, Signal
 
 # Registration order is the canonical order of columns, models and tables.
 MODULES = (
@@ -18,6 +18,10 @@ MODULES = (
     "overlap.signals.minhash",
     "overlap.signals.embedding",
 )
+# Signals measured on the examples by a model, asked for by name (``--lm``); no index.
+EXAMPLE_MODULES = {
+    "lm": "overlap.signals.lm",
+}
 
 _registry: dict[str, Signal] = {}
 
@@ -46,6 +50,13 @@ def unregister(name: str) -> None:
     if name in {importlib.import_module(p).SIGNAL.name for p in MODULES}:
         raise ValueError(f"signal {name!r} is built in")
     _load().pop(name, None)
+
+
+def example_signal(name: str) -> ExampleSignal:
+    """The declaration of example signal ``name`` (imported on first use: the LM pulls in torch)."""
+    if name not in EXAMPLE_MODULES:
+        raise ValueError(f"unknown example signal {name!r}; choose from {', '.join(EXAMPLE_MODULES)}")
+    return importlib.import_module(EXAMPLE_MODULES[name]).SIGNAL
 
 
 def all_signals() -> list[Signal]:

@@ -13,6 +13,9 @@ Signal(...)`` naming its columns and its parts, all of the same small shape:
   ``compatibility_problems(params, options)`` (why an index cannot be scanned as asked);
 * ``stream``: the module of its stream mode (``side``, ``Probe``, ``Merger``).
 
+A signal that needs no index (the base LM) is an ``ExampleSignal``: its columns,
+a ``run`` over the examples on an engine, and how it combines with the rest.
+
 ``overlap.signals`` registers the declarations; everything else (scan, score,
 summary, report, calibration, benchmarks) iterates over the registry.
 """
@@ -78,6 +81,23 @@ class Signal:
     def columns(self) -> tuple[str, ...]:
         """Every scored column this signal writes: its score and what it measures."""
         return (self.column, *self.measures)
+
+
+@dataclass(frozen=True)
+class ExampleSignal:
+    """A signal measured on the examples themselves by a model, with no index (the base LM).
+
+    ``run(examples, options, engine=..., workers=..., ray_address=..., progress=...)``
+    returns its ``columns`` (one row per example, input order); ``column`` is its
+    familiarity in [0, 1] and ``combine(familiarity, values)`` how that enters
+    the combined familiarity.
+    """
+
+    name: str
+    column: str
+    columns: tuple[str, ...]
+    run: Callable[..., Any]
+    combine: Callable[[Any, Any], Any]
 
 
 @dataclass

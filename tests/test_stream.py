@@ -132,12 +132,15 @@ def test_lexical_stream_equals_index_scan_across_batches_and_capped_bands(tmp_pa
 def test_cli_stream_scan_writes_the_index_scan_table(tmp_path, whole_index, sample_examples):
     out = tmp_path / "scores.parquet"
     sources = [str(p) for p in data.reference_sources()]
-    args = ["scan", str(data.sample_dataset()), "--out", str(out), "--signals", "ngram,minhash", "--workers", "2"]
+    report = tmp_path / "report.html"
+    args = ["scan", str(data.sample_dataset()), "--out", str(out), "--signals", "ngram,minhash", "--workers", "2",
+            "--report", str(report)]
     for source in sources:
         args += ["--corpus", source]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "stream: file 4/4" in result.output
+    assert "near-duplicate (MinHash Jaccard)" in report.read_text()  # stream mode has no index to read
     assert read_table(out).equals(scan_examples(sample_examples, whole_index))
 
 

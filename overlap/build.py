@@ -51,10 +51,10 @@ def index_params(
     """Every parameter that affects the index files, for the chosen signals (and model)."""
     params: dict[str, Any] = {"lexical_version": ref.LEXICAL_VERSION}
     for name in signal_names:
-        module = signal_registry.get(name)
-        params.update(module.default_params())
-        if model is not None and hasattr(module, "model_params"):
-            params.update(module.model_params(model))
+        signal = signal_registry.get(name)
+        params.update(signal.default_params())
+        if model is not None and signal.model_params is not None:
+            params.update(signal.model_params(model))
     for key, value in (overrides or {}).items():
         if key not in params:
             raise ValueError(f"unknown index parameter {key!r}")

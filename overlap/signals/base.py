@@ -9,8 +9,9 @@ Signal(...)`` naming its columns and its parts, all of the same small shape:
 * ``merge(partials, batch, docs, params) -> SignalResult`` combining per-shard partials
   (max or union) and attaching the evidence of the winning shard;
 * optionally ``prepare(batch, params, options)`` (work done once in the driver before
-  the shards are asked, such as embedding the queries) and
-  ``compatibility_problems(params, options)`` (why an index cannot be scanned as asked);
+  the shards are asked, such as embedding the queries),
+  ``compatibility_problems(params, options)`` (why an index cannot be scanned as asked)
+  and ``model_params(model)`` (its parameters when built with ``--model``);
 * ``stream``: the module of its stream mode (``side``, ``Probe``, ``Merger``).
 
 A signal that needs no index (the base LM) is an ``ExampleSignal``: its columns,
@@ -71,6 +72,7 @@ class Signal:
     stands_in: Mapping[str, str] = field(default_factory=dict)
     prepare: Callable[..., Any] | None = None
     compatibility_problems: Callable[[dict, dict], list[str]] = no_problems
+    model_params: Callable[[str | None], dict] | None = None
 
     @property
     def model_inputs(self) -> tuple[str, ...]:

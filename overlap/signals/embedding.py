@@ -351,4 +351,5 @@ SIGNAL = Signal(
     stream="overlap.signals.embedding_stream",
     prepare=prepare,
     compatibility_problems=compatibility_problems,
+    model_params=model_params,
 )

@@ -29,9 +29,10 @@ from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.progress import say
 from overlap.provenance import check_dataset, provenance_of, read_provenance
 from overlap.resample import resample_plan, resample_stats, write_resampled
-from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
+from overlap.reweight import ReweightConfig, compute_weights
 from overlap.scan import scan_examples
 from overlap.stream import scan_corpus
+from overlap.weight_summary import SummaryTables, weight_summary
 
 __all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
 

@@ -24,11 +24,12 @@ from overlap.distill import distill as distill_model
 from overlap.report import write_report
 from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
+from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
 from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.progress import say
 from overlap.provenance import check_dataset, provenance_of, read_provenance
-from overlap.resample import resample_plan, resample_stats, write_resampled
+from overlap.resample import resample_plan, resample_stats
 from overlap.reweight import ReweightConfig, compute_weights
 from overlap.scan import scan_examples
 from overlap.stream import scan_corpus
@@ -173,7 +174,7 @@ def reweight(
     if resample is not None or resample_factor is not None:
         n = resample if resample is not None else round(resample_factor * table.height)
         rows = resample_plan(weighted, n, seed=seed)
-        write_resampled(dataset, rows, out, overwrite=overwrite)
+        copy_records(dataset, rows, out, overwrite=overwrite)
         summary = replace(summary, resampling=resample_stats(weighted, rows, seed))
     elif out is not None:
         source = None if isinstance(scores, pl.DataFrame) else read_provenance(scores)

@@ -14,8 +14,8 @@ import polars as pl
 
 from overlap.index.manifest import read_manifest
 from overlap.io import Example, InputError, Reject, check_table_output, refuse_existing, write_rejects
+from overlap.io.copy import copy_format
 from overlap.io.formats import require_path
-from overlap.resample import resampled_format
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -73,7 +73,7 @@ def reweight_outputs(
         raise ValueError("resampling needs --dataset, the file that was scanned")
     if out is None:
         raise ValueError("resampling needs --out, the file to write the resampled dataset to")
-    fmt = resampled_format(dataset)
+    fmt = copy_format(dataset)
     if fmt is None:
         raise ValueError(f"{dataset}: cannot resample this kind of input (a folder of .txt files?)")
     if not Path(out).name.lower().endswith(fmt):

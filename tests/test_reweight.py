@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overlap.reweight import ReweightConfig, _fill, compute_weights
+from overlap.score import LABELS
 
 from conftest import plain_scores
 
-LIVE_LABELS = ("familiar", "borderline", "novel")
+LIVE_LABELS = tuple(label for label in LABELS if label != "empty")
 TOL = 1e-9
 
 
@@ -22,7 +23,7 @@ TOL = 1e-9
 def scores_tables(draw: st.DrawFn, max_rows: int = 40) -> pl.DataFrame:
     """A scores table as scan writes it; near-duplicates point straight at a representative."""
     n = draw(st.integers(1, max_rows))
-    labels = draw(st.lists(st.sampled_from(LIVE_LABELS + ("empty",)), min_size=n, max_size=n))
+    labels = draw(st.lists(st.sampled_from(LABELS), min_size=n, max_size=n))
     familiarity = draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n))
     representatives: list[int] = []
     groups = []

@@ -18,8 +18,7 @@ import numpy as np
 import polars as pl
 
 from overlap import score, summary
-
-LABELS = ("familiar", "borderline", "novel", "empty")
+from overlap.score import LABELS
 
 # score column -> (display name, evidence column prefix, short name)
 SIGNALS = {

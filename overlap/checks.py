@@ -83,13 +83,14 @@ def reweight_outputs(
 
 
 def require_examples(
-    dataset: str | Path, examples: Sequence[Example], rejected: list[Reject], rejects_path: Path
+    dataset: str | Path, examples: Sequence[Example], rejected: list[Reject], rejects_path: Path,
+    *, overwrite: bool = False,
 ) -> None:
     """Raise InputError when a dataset gave no example to scan (its rejects written first, if any)."""
     if examples:
         return
     if rejected:
-        write_rejects(rejected, rejects_path)
+        write_rejects(rejected, rejects_path, overwrite=overwrite)
         raise InputError(str(dataset), None, None, f"no examples to scan: all {len(rejected):,} records were "
                          f"rejected (written to {rejects_path})")
     raise InputError(str(dataset), None, None, "no examples to scan: it holds no records")

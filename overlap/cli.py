@@ -6,7 +6,6 @@ and errors to stderr; a failure exits non-zero with one clear line.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -50,7 +49,7 @@ def index() -> None:
     """Build and inspect reference-corpus indices."""
 
 
-engine_option = click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+engine_option = click.option("--engine", type=click.Choice(ENGINES), default=api.ENGINE, show_default=True,
                              help="Run per-shard work in a local process pool or on Ray.")
 workers_option = click.option("--workers", type=int, default=None, help="Processes or Ray CPUs (default: all cores).")
 ray_option = click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
@@ -88,8 +87,6 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
                 on_error, sample_rate, holdout_rate, model, max_text_bytes) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
-    if workers is None and engine == "local":
-        workers = os.cpu_count()
     built = []
     manifest = api.build_index(
         list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
@@ -208,8 +205,6 @@ def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id
     against corpus files streamed once with no index (stream mode).
     """
     started = time.monotonic()
-    if corpus and workers is None and engine == "local":
-        workers = os.cpu_count()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,

@@ -26,7 +26,7 @@ import polars as pl
 
 from overlap import build, checks, data
 from overlap.distill import distill as distill_model
-from overlap.report import write_report
+from overlap.report import DEFAULT_MAX_ROWS, write_report
 from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.copy import copy_records
@@ -40,11 +40,13 @@ from overlap.scan import scan_examples
 from overlap.stream import scan_corpus
 from overlap.weight_summary import SummaryTables, weight_summary
 
-__all__ = ["ENGINE", "build_index", "default_index", "default_workers", "scan", "index_info", "reweight", "report",
-           "distill_model"]
+__all__ = ["ENGINE", "LM_DEVICE", "build_index", "default_index", "default_workers", "scan", "index_info",
+           "reweight", "report", "distill_model"]
 
 ENGINE = "local"
 """The engine per-shard work runs on unless told otherwise (``--engine``): a local process pool."""
+LM_DEVICE = "cpu"
+"""Where the base model of ``lm`` runs unless told otherwise (``--lm-device``)."""
 
 
 def default_workers(engine: str, workers: int | None = None) -> int | None:
@@ -110,7 +112,7 @@ def scan(
     verify: bool = True,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
     lm: str | None = None,
-    lm_device: str = "cpu",
+    lm_device: str = LM_DEVICE,
     corpus: list[str | Path] | None = None,
     corpus_layout: str | None = None,
     signals: str | list[str] | None = None,
@@ -231,7 +233,7 @@ def report(
     weights: str | Path | pl.DataFrame | None = None,
     dataset: str | Path | None = None,
     title: str | None = None,
-    max_rows: int = 200,
+    max_rows: int = DEFAULT_MAX_ROWS,
     overwrite: bool = False,
     index: str | Path | None = None,
 ) -> Path:

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import click
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -26,18 +27,29 @@ def test_default_workers_is_every_core_on_the_local_engine() -> None:
     assert api.default_workers("ray", 2) == 2
 
 
-def _option(command, name: str):
-    return next(p for p in command.params if p.name == name)
+COMMANDS = [  # each command and the functions it passes its options to
+    (cli.index_build, [api.build_index, build.build_index]),
+    (cli.scan, [api.scan]),
+    (cli.reweight, [api.reweight]),
+    (cli.report, [api.report]),
+    (cli.model_distill, [api.distill_model]),
+]
 
 
-def test_the_cli_takes_its_defaults_from_the_api() -> None:
-    for command in (cli.index_build, cli.scan):
-        assert _option(command, "engine").default == api.ENGINE
-        assert _option(command, "workers").default is None
-    for function in (api.build_index, api.scan):
-        parameters = inspect.signature(function).parameters
-        assert parameters["engine"].default == api.ENGINE
-        assert parameters["workers"].default is None
+@pytest.mark.parametrize("command, functions", COMMANDS, ids=[c.name for c, _ in COMMANDS])
+def test_every_option_defaults_as_its_api_parameter(command, functions) -> None:
+    context = click.Context(command)
+    options = {p.name: p for p in command.params if not p.required and not getattr(p, "multiple", False)}
+    compared = 0
+    for function in functions:
+        for name, parameter in inspect.signature(function).parameters.items():
+            if name in options and parameter.default is not inspect.Parameter.empty:
+                assert options[name].get_default(context) == parameter.default, (command.name, name)
+                compared += 1
+    assert compared >= 3  # the test compares something for every command
+    if "engine" in options:
+        assert options["engine"].get_default(context) == api.ENGINE
+        assert options["workers"].get_default(context) is None
 
 
 @pytest.fixture()
@@ -74,25 +86,18 @@ def _weighted(tmp_path: Path) -> Path:
     return scores
 
 
-def test_reweight_keeps_an_existing_output_unless_overwrite(tmp_path) -> None:
-    scores, out = _weighted(tmp_path), tmp_path / "weights.jsonl"
+@pytest.mark.parametrize("name, write, written", [
+    ("weights.jsonl", api.reweight, lambda out: read_table(out)["weight"].sum() == pytest.approx(4.0)),
+    ("report.html", api.report, lambda out: out.read_text().startswith("<!DOCTYPE html>")),
+])
+def test_reweight_and_report_keep_an_existing_output_unless_overwrite(tmp_path, name, write, written) -> None:
+    scores, out = _weighted(tmp_path), tmp_path / name
     out.write_text("keep me")
-    with pytest.raises(FileExistsError, match=f"weights.jsonl {REFUSED}"):
-        api.reweight(scores, out)
+    with pytest.raises(FileExistsError, match=f"{name} {REFUSED}"):
+        write(scores, out)
     assert out.read_text() == "keep me"
-    weighted, _ = api.reweight(scores, out, overwrite=True)
-    assert read_table(out)["weight"].to_list() == pytest.approx(weighted["weight"].to_list())
-    assert weighted["weight"].sum() == pytest.approx(4.0)
-
-
-def test_report_keeps_an_existing_output_unless_overwrite(tmp_path) -> None:
-    scores, out = _weighted(tmp_path), tmp_path / "report.html"
-    out.write_text("keep me")
-    with pytest.raises(FileExistsError, match=f"report.html {REFUSED}"):
-        api.report(scores, out)
-    assert out.read_text() == "keep me"
-    assert api.report(scores, out, overwrite=True) == out
-    assert out.read_text().startswith("<!DOCTYPE html>")
+    write(scores, out, overwrite=True)
+    assert written(out)
 
 
 def test_distill_model_refuses_an_existing_folder_before_loading_anything(tmp_path) -> None:

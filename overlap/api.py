@@ -8,32 +8,75 @@ Every command of the CLI is a thin shell over one function here::
     scores = api.scan("train.jsonl", index="my-index", out="scores.parquet")
     scores = api.scan("train.jsonl", corpus=["fineweb/"], corpus_layout="fineweb")   # stream mode, no index
     api.distill_model("static-minilm")               # fast static embedding model for big corpora
+
+Defaults are the command line's, defined here once: per-shard work runs on
+:data:`ENGINE`, with every core unless ``workers`` says otherwise
+(:func:`default_workers`), and no function replaces an existing output unless
+``overwrite=True``.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import polars as pl
 
-from overlap import checks, data
-from overlap.build import build_index
+from overlap import build, checks, data
 from overlap.distill import distill as distill_model
-from overlap.report import write_report
+from overlap.report import DEFAULT_MAX_ROWS, write_report
 from overlap.index.manifest import Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
+from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
 from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.progress import say
 from overlap.provenance import check_dataset, provenance_of, read_provenance
-from overlap.resample import resample_plan, resample_stats, write_resampled
-from overlap.reweight import ReweightConfig, SummaryTables, compute_weights, weight_summary
+from overlap.resample import resample_plan, resample_stats
+from overlap.reweight import ReweightConfig, compute_weights
 from overlap.scan import scan_examples
 from overlap.stream import scan_corpus
+from overlap.weight_summary import SummaryTables, weight_summary
 
-__all__ = ["build_index", "default_index", "scan", "index_info", "reweight", "report", "distill_model"]
+__all__ = ["ENGINE", "LM_DEVICE", "build_index", "default_index", "default_workers", "scan", "index_info",
+           "reweight", "report", "distill_model"]
+
+ENGINE = "local"
+"""The engine per-shard work runs on unless told otherwise (``--engine``): a local process pool."""
+LM_DEVICE = "cpu"
+"""Where the base model of ``lm`` runs unless told otherwise (``--lm-device``)."""
+
+
+def default_workers(engine: str, workers: int | None = None) -> int | None:
+    """The worker count a build or a stream scan runs with: ``workers`` if given, else every core.
+
+    On the local engine every core is one process per core (``os.cpu_count()``);
+    on Ray, None lets Ray use every CPU of the cluster. (A scan of an index with
+    ``workers=None`` queries each shard in this process, whose compiled kernels
+    already use every core.) ``overlap index build`` and ``overlap scan`` leave
+    ``--workers`` unset by default and get the same.
+    """
+    if workers is None and engine == "local":
+        return os.cpu_count()
+    return workers
+
+
+def build_index(
+    sources: Iterable[str | Path],
+    out: str | Path,
+    *,
+    engine: str = ENGINE,
+    workers: int | None = None,
+    **options: Any,
+) -> Manifest:
+    """Build (or add to, or resume) the index at ``out``: :func:`overlap.build.build_index` on every core.
+
+    ``options`` are those of :func:`overlap.build.build_index` (signals, fields,
+    corpus layout, resume, sample and hold-out rates, model, progress, ...).
+    """
+    return build.build_index(sources, out, engine=engine, workers=default_workers(engine, workers), **options)
 
 
 def default_index(progress: Callable[[str], None] | None = say) -> Path:
@@ -42,7 +85,7 @@ def default_index(progress: Callable[[str], None] | None = say) -> Path:
     if not (directory / "manifest.json").exists():
         if progress:
             progress(f"building the index of the bundled corpus in {directory} (first use only)")
-        build_index(data.reference_sources(), directory, resume=(directory / "build-plan.json").exists())
+        build.build_index(data.reference_sources(), directory, resume=(directory / "build-plan.json").exists())
     return directory
 
 
@@ -61,7 +104,7 @@ def scan(
     on_error: str = "fail",
     rejects: str | Path | None = None,
     overwrite: bool = False,
-    engine: str = "local",
+    engine: str = ENGINE,
     workers: int | None = None,
     ray_address: str | None = None,
     model: str | None = None,
@@ -69,7 +112,7 @@ def scan(
     verify: bool = True,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
     lm: str | None = None,
-    lm_device: str = "cpu",
+    lm_device: str = LM_DEVICE,
     corpus: list[str | Path] | None = None,
     corpus_layout: str | None = None,
     signals: str | list[str] | None = None,
@@ -88,6 +131,7 @@ def scan(
     ``on_error="skip"`` rejected records go to ``rejects`` (default
     ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report;
     ``lm`` adds the base model's own view (``lm_*`` columns, see ``overlap.lm``).
+    ``workers``: see :func:`default_workers`.
     """
     if corpus is not None and index is not None:
         raise ValueError("give either an index (--index) or a corpus to stream (--corpus), not both")
@@ -99,14 +143,14 @@ def scan(
         dataset, text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes
     )
     rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
-    checks.require_examples(dataset, examples, rejected, rejects_path)
+    checks.require_examples(dataset, examples, rejected, rejects_path, overwrite=overwrite)
     dataset_records = len(examples) + len(rejected)
     calibration = None  # stream mode: the bundled calibration
     if corpus is not None:
         scores, corpus_rejected = scan_corpus(
             examples, corpus, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
-            workers=workers, ray_address=ray_address, on_error=on_error, max_text_bytes=max_text_bytes,
-            lm=lm, lm_device=lm_device, progress=progress,
+            workers=default_workers(engine, workers), ray_address=ray_address, on_error=on_error,
+            max_text_bytes=max_text_bytes, lm=lm, lm_device=lm_device, progress=progress,
         )
         rejected = [*rejected, *corpus_rejected]
     else:
@@ -122,9 +166,9 @@ def scan(
                                id_field=id_field, max_text_bytes=max_text_bytes)
         write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
     if report is not None:
-        write_report(scores, report, dataset=examples, calibration=calibration)
+        write_report(scores, report, dataset=examples, calibration=calibration, overwrite=overwrite)
     if rejected:
-        write_rejects(rejected, rejects_path)
+        write_rejects(rejected, rejects_path, overwrite=overwrite)
         if progress:
             progress(f"{len(rejected)} record(s) rejected, written to {rejects_path}")
     return scores
@@ -174,7 +218,7 @@ def reweight(
     if resample is not None or resample_factor is not None:
         n = resample if resample is not None else round(resample_factor * table.height)
         rows = resample_plan(weighted, n, seed=seed)
-        write_resampled(dataset, rows, out, overwrite=overwrite)
+        copy_records(dataset, rows, out, overwrite=overwrite)
         summary = replace(summary, resampling=resample_stats(weighted, rows, seed))
     elif out is not None:
         source = None if isinstance(scores, pl.DataFrame) else read_provenance(scores)
@@ -189,7 +233,7 @@ def report(
     weights: str | Path | pl.DataFrame | None = None,
     dataset: str | Path | None = None,
     title: str | None = None,
-    max_rows: int = 200,
+    max_rows: int = DEFAULT_MAX_ROWS,
     overwrite: bool = False,
     index: str | Path | None = None,
 ) -> Path:
@@ -206,4 +250,4 @@ def report(
         _check_dataset(scores, table, dataset)
     calibration = read_manifest(require_path(index)).calibration if index is not None else None
     return write_report(scores, out, weights=weights, title=title, dataset=dataset, max_rows=max_rows,
-                        calibration=calibration)
+                        calibration=calibration, overwrite=overwrite)

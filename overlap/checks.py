@@ -14,8 +14,8 @@ import polars as pl
 
 from overlap.index.manifest import read_manifest
 from overlap.io import Example, InputError, Reject, check_table_output, refuse_existing, write_rejects
+from overlap.io.copy import copy_format
 from overlap.io.formats import require_path
-from overlap.resample import resampled_format
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -73,7 +73,7 @@ def reweight_outputs(
         raise ValueError("resampling needs --dataset, the file that was scanned")
     if out is None:
         raise ValueError("resampling needs --out, the file to write the resampled dataset to")
-    fmt = resampled_format(dataset)
+    fmt = copy_format(dataset)
     if fmt is None:
         raise ValueError(f"{dataset}: cannot resample this kind of input (a folder of .txt files?)")
     if not Path(out).name.lower().endswith(fmt):
@@ -83,13 +83,14 @@ def reweight_outputs(
 
 
 def require_examples(
-    dataset: str | Path, examples: Sequence[Example], rejected: list[Reject], rejects_path: Path
+    dataset: str | Path, examples: Sequence[Example], rejected: list[Reject], rejects_path: Path,
+    *, overwrite: bool = False,
 ) -> None:
     """Raise InputError when a dataset gave no example to scan (its rejects written first, if any)."""
     if examples:
         return
     if rejected:
-        write_rejects(rejected, rejects_path)
+        write_rejects(rejected, rejects_path, overwrite=overwrite)
         raise InputError(str(dataset), None, None, f"no examples to scan: all {len(rejected):,} records were "
                          f"rejected (written to {rejects_path})")
     raise InputError(str(dataset), None, None, "no examples to scan: it holds no records")

@@ -6,7 +6,6 @@ and errors to stderr; a failure exits non-zero with one clear line.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,11 +13,13 @@ from pathlib import Path
 import click
 
 from overlap import api, calibrate, progress, summary
+from overlap.distill import DEFAULT_DIMS
 from overlap.engines import ENGINES
 from overlap.engines.ray import EngineError
 from overlap.index.manifest import IndexError_
 from overlap.io.errors import InputError
 from overlap.io.layouts import MAX_TEXT_BYTES
+from overlap.report import DEFAULT_MAX_ROWS
 from overlap.reweight import ReweightConfig
 
 
@@ -50,7 +51,7 @@ def index() -> None:
     """Build and inspect reference-corpus indices."""
 
 
-engine_option = click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+engine_option = click.option("--engine", type=click.Choice(ENGINES), default=api.ENGINE, show_default=True,
                              help="Run per-shard work in a local process pool or on Ray.")
 workers_option = click.option("--workers", type=int, default=None, help="Processes or Ray CPUs (default: all cores).")
 ray_option = click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
@@ -88,8 +89,6 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
                 on_error, sample_rate, holdout_rate, model, max_text_bytes) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
-    if workers is None and engine == "local":
-        workers = os.cpu_count()
     built = []
     manifest = api.build_index(
         list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
@@ -117,7 +116,7 @@ def model_group() -> None:
 @model_group.command("distill")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the static model.")
 @click.option("--teacher", default=None, help="Local sentence-transformers folder to distil (default: bundled MiniLM).")
-@click.option("--dims", type=int, default=256, show_default=True, help="Dimensions kept by PCA.")
+@click.option("--dims", type=int, default=DEFAULT_DIMS, show_default=True, help="Dimensions kept by PCA.")
 @click.option("--corpus", "corpus_sources", multiple=True,
               help="Files or folders whose token frequencies set the weights (default: the bundled corpus).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
@@ -199,7 +198,7 @@ def index_info(directory) -> None:
 @max_text_option
 @click.option("--lm", default=None, metavar="PATH|default",
               help="Also score with a local causal LM (folder or .gguf); 'default': the bundled SmolLM2-135M.")
-@click.option("--lm-device", default="cpu", show_default=True, help="Device for --lm (cpu, cuda, cuda:1, ...).")
+@click.option("--lm-device", default=api.LM_DEVICE, show_default=True, help="Device for --lm (cpu, cuda, cuda:1, ...).")
 def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id_field, engine, workers, ray_address,
          on_error, rejects, overwrite, model, report_path, verify, max_text_bytes, lm, lm_device) -> None:
     """Score every example of DATASET: familiar or novel, with the evidence.
@@ -208,8 +207,6 @@ def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id
     against corpus files streamed once with no index (stream mode).
     """
     started = time.monotonic()
-    if corpus and workers is None and engine == "local":
-        workers = os.cpu_count()
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
@@ -267,7 +264,7 @@ def reweight(scores, out, strategy, target_novel_share, strength, max_weight, mi
 @click.option("--dataset", type=click.Path(), default=None,
               help="The scanned dataset, to show example text beside the evidence.")
 @click.option("--title", default=None)
-@click.option("--max-rows", type=int, default=200, show_default=True, help="Rows per table.")
+@click.option("--max-rows", type=int, default=DEFAULT_MAX_ROWS, show_default=True, help="Rows per table.")
 @click.option("--index", "index", type=click.Path(exists=True, file_okay=False), default=None,
               help="The index the scores came from, to show its validity card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report.")

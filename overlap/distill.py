@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from overlap import models
+from overlap.io.writers import refuse_existing
 from overlap.progress import Progress
 
 DEFAULT_DIMS = 256
@@ -130,14 +131,13 @@ def distill(
 
     ``corpus`` supplies the texts whose token frequencies set the SIF weights
     (default: the bundled reference corpus). The folder is written whole or not
-    at all. Returns ``out``.
+    at all; an existing ``out`` is refused (FileExistsError) unless ``overwrite``. Returns ``out``.
     """
+    out = Path(out)
+    refuse_existing(out, overwrite, folder=True)
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Normalize, StaticEmbedding
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: already exists (pass overwrite to replace it)")
     teacher = teacher or "minilm"
     model = models.load_model(teacher)
     tokenizer = model.tokenizer

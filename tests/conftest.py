@@ -1,4 +1,4 @@
-"""Shared fixtures: the lexical index of the bundled reference corpus, built once per session."""
+"""Shared fixtures (the lexical index of the bundled reference corpus, built once per session) and helpers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from overlap import calibrate, data
@@ -33,6 +34,23 @@ def lexical_index(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lexical-index")
     build_index(data.reference_sources(), out, signals="ngram,minhash")
     return out
+
+
+def plain_scores(labels: list[str], familiarity: list[float | None] | None = None) -> pl.DataFrame:
+    """A scores table of singletons with the given labels."""
+    n = len(labels)
+    if familiarity is None:
+        familiarity = [None if lab == "empty" else 0.5 for lab in labels]
+    return pl.DataFrame(
+        {
+            "id": [f"ex{i}" for i in range(n)],
+            "row": pl.Series(range(n), dtype=pl.Int64),
+            "familiarity": pl.Series(familiarity, dtype=pl.Float64),
+            "label": labels,
+            "dup_group": pl.Series(range(n), dtype=pl.Int64),
+            "category": pl.Series([None] * n, dtype=pl.String),
+        }
+    )
 
 
 def load_docs(path: Path) -> list[dict]:

@@ -94,8 +94,10 @@ def test_frequent_tokens_are_weighted_down(teacher, student):
 
 
 def test_existing_folder_is_refused_and_failures_leave_nothing(teacher, student, tmp_path):
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="static already exists; pass --overwrite to replace it"):
         distill.distill(student, teacher=str(teacher), dims=8, corpus=CORPUS)
+    with pytest.raises(NotADirectoryError, match="is a file; name a folder"):
+        distill.distill(Path(__file__), teacher=str(teacher), overwrite=True)
     with pytest.raises(models.ModelError):
         distill.distill(tmp_path / "x", teacher=str(tmp_path / "no-such-model"), corpus=CORPUS)
     assert list(tmp_path.iterdir()) == []

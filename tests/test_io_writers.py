@@ -148,5 +148,8 @@ def test_write_rejects(tmp_path: Path) -> None:
         {"path": r.path, "line": r.line, "field": r.field, "reason": r.reason, "raw": r.raw} for r in rejects
     ]
     assert "ünï" in lines[1]
-    write_rejects([], path)
+    with pytest.raises(FileExistsError, match="rejects.jsonl already exists; pass --overwrite to replace it"):
+        write_rejects([], path)
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 3
+    write_rejects([], path, overwrite=True)
     assert path.read_bytes() == b""

@@ -8,7 +8,6 @@ import os
 import random
 
 import numpy as np
-import polars as pl
 import pytest
 
 torch = pytest.importorskip("torch")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -180,6 +179,16 @@ def test_tables_are_capped(tmp_path):
     assert "Capped at 5 rows" in page
     out = write_report(scores_frame(), tmp_path / "deep" / "report.html")
     assert out == tmp_path / "deep" / "report.html" and out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_an_existing_report_is_kept_unless_overwrite(tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("keep me")
+    with pytest.raises(FileExistsError, match="report.html already exists; pass --overwrite to replace it"):
+        write_report(scores_frame(), out)
+    assert out.read_text() == "keep me"
+    assert write_report(scores_frame(), out, overwrite=True) == out
+    assert out.read_text().startswith("<!DOCTYPE html>")
 
 
 # ---------------------------------------------------------------- a real scan

@@ -1,4 +1,4 @@
-"""Weights from scores: mean 1, caps, the novel target, the familiar floor, dedup, the summary."""
+"""Weights from scores: mean 1, caps, the novel target, the familiar floor, dedup."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap.reweight import ReweightConfig, _fill, compute_weights, weight_summary
+from overlap.reweight import ReweightConfig, _fill, compute_weights
+from overlap.score import LABELS
 
-LIVE_LABELS = ("familiar", "borderline", "novel")
+from conftest import plain_scores
+
+LIVE_LABELS = tuple(label for label in LABELS if label != "empty")
 TOL = 1e-9
 
 
@@ -20,7 +23,7 @@ TOL = 1e-9
 def scores_tables(draw: st.DrawFn, max_rows: int = 40) -> pl.DataFrame:
     """A scores table as scan writes it; near-duplicates point straight at a representative."""
     n = draw(st.integers(1, max_rows))
-    labels = draw(st.lists(st.sampled_from(LIVE_LABELS + ("empty",)), min_size=n, max_size=n))
+    labels = draw(st.lists(st.sampled_from(LABELS), min_size=n, max_size=n))
     familiarity = draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n))
     representatives: list[int] = []
     groups = []
@@ -131,16 +134,12 @@ def test_target_never_lowers_a_large_novel_share() -> None:
     assert weighted["weight"].to_list() == pytest.approx([1.0] * 100)
 
 
-def test_cap_bounds_the_target_and_the_summary_says_so() -> None:
+def test_cap_bounds_the_target() -> None:
     scores = plain_scores(["novel"] * 5 + ["familiar"] * 95)
     config = ReweightConfig(target_novel_share=0.5, max_weight=5.0, dedup=False)
     weighted = compute_weights(scores, config)
     assert share(weighted, "novel") == pytest.approx(0.25)
     assert live(weighted).filter(pl.col("label") == "novel")["weight"].to_list() == pytest.approx([5.0] * 5)
-    advice = weight_summary(scores, weighted, config=config).recommendation
-    assert "max weight 5 binds" in advice
-    # (5 + m) * 5 >= 0.5 * (100 + m) gives m >= 8.9.
-    assert "about 6 more novel examples" in advice
 
 
 def test_familiar_floor_wins_over_the_target() -> None:
@@ -149,7 +148,6 @@ def test_familiar_floor_wins_over_the_target() -> None:
     weighted = compute_weights(scores, config)
     assert share(weighted, "familiar") == pytest.approx(0.25)
     assert share(weighted, "novel") == pytest.approx(0.75)
-    assert "familiar floor (25.0%) takes precedence" in weight_summary(scores, weighted, config=config).recommendation
 
 
 @settings(max_examples=150, deadline=None)
@@ -273,77 +271,3 @@ def test_fill_is_the_capped_proportional_solution(rows: list, high: float, where
         at_low, at_high = movable & (weights <= low + 1e-9), movable & (weights >= high - 1e-9)
         assert np.all(scale * shape[at_low] <= low[at_low] * (1 + 1e-6) + 1e-9)
         assert np.all(scale * shape[at_high] >= high * (1 - 1e-6))
-
-
-def test_summary_tables_and_render() -> None:
-    labels = ["novel"] * 10 + ["familiar"] * 85 + ["borderline"] * 4 + ["empty"]
-    familiarity = [0.1] * 10 + [0.9] * 85 + [0.5] * 4 + [None]
-    scores = plain_scores(labels, familiarity=familiarity).with_columns(
-        category=pl.Series(["math"] * 5 + ["code"] * 90 + [None] * 5),
-        dup_group=pl.when(pl.col("row").is_between(10, 29)).then(10).otherwise(pl.col("row")),
-    )
-    config = ReweightConfig()
-    weighted = compute_weights(scores, config)
-    summary = weight_summary(scores, weighted, config=config)
-
-    by_label = {r["label"]: r for r in summary.by_label.iter_rows(named=True)}
-    assert by_label["novel"]["share_before"] == pytest.approx(10 / 99)
-    assert by_label["novel"]["share_after"] == pytest.approx(0.5)
-    assert by_label["empty"]["share_after"] == 0.0
-    # 20 familiar copies count as one example: 65 familiar groups + 1.
-    assert by_label["familiar"]["effective_after"] == pytest.approx(66, rel=1e-6)
-    assert summary.examples == 99
-    # Uniform weights over 80 groups, one of them 20 rows: (99)^2 / (79 + 400).
-    assert summary.effective_before == pytest.approx(99**2 / 479)
-
-    assert summary.group_column == "category"
-    categories = {r["category"]: r for r in summary.by_group.iter_rows(named=True)}
-    assert set(categories) == {"math", "code", "(none)"}
-    assert categories["math"]["novel"] == 5
-    assert categories["math"]["novel_effective_after"] == pytest.approx(5.0)
-
-    assert summary.largest.columns == ["id", "label", "weight"]
-    assert summary.largest.height == 5
-    assert summary.largest["weight"].to_list() == sorted(weighted["weight"].to_list(), reverse=True)[:5]
-    assert set(summary.largest["label"]) == {"novel"}
-
-    assert "10.1%" in summary.recommendation and "50.0%" in summary.recommendation
-    assert "Thin novel category values" in summary.recommendation and "math (5.0)" in summary.recommendation
-    assert "20 rows fall in 1 near-duplicate group" in summary.recommendation
-    assert "1 empty text gets weight 0" in summary.recommendation
-
-    text = summary.render()
-    for needle in ("Weight by label", "Weight by category", "Largest weights", "novel", "math", "ex0"):
-        assert needle in text
-    assert summary.recommendation in text
-
-
-def test_summary_without_category_and_by_another_column() -> None:
-    scores = plain_scores(["novel"] * 3 + ["familiar"] * 7).drop("category")
-    weighted = compute_weights(scores)
-    assert weight_summary(scores, weighted).by_group is None
-    with_source = weighted.with_columns(source=pl.Series(["a", "b"] * 5))
-    summary = weight_summary(scores, with_source, by="source")
-    assert summary.group_column == "source"
-    assert summary.by_group["source"].to_list() == ["a", "b"]
-    with pytest.raises(ValueError, match="no weight column"):
-        weight_summary(scores, scores)
-    with pytest.raises(ValueError, match="no column 'source'"):
-        weight_summary(scores, weighted, by="source")
-
-
-def plain_scores(labels: list[str], familiarity: list[float | None] | None = None) -> pl.DataFrame:
-    """A scores table of singletons with the given labels."""
-    n = len(labels)
-    if familiarity is None:
-        familiarity = [None if lab == "empty" else 0.5 for lab in labels]
-    return pl.DataFrame(
-        {
-            "id": [f"ex{i}" for i in range(n)],
-            "row": pl.Series(range(n), dtype=pl.Int64),
-            "familiarity": pl.Series(familiarity, dtype=pl.Float64),
-            "label": labels,
-            "dup_group": pl.Series(range(n), dtype=pl.Int64),
-            "category": pl.Series([None] * n, dtype=pl.String),
-        }
-    )

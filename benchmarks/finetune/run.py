@@ -4,7 +4,7 @@ See README.md. Writes a Markdown table to --out (default benchmarks/finetune/res
 """
 from __future__ import annotations
 
-import argparse, gzip, hashlib, json, math, random, sys, tempfile
+import argparse, gzip, hashlib, json, random, sys, tempfile
 from pathlib import Path
 
 import numpy as np

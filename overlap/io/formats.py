@@ -37,7 +37,7 @@ SUPPORTED_SUFFIXES = (*RECORD_SUFFIXES, ".txt")
 
 _PARQUET_BATCH_ROWS = 1024
 _JSON_WHITESPACE = b" \t\r\n"
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -212,7 +212,8 @@ def _relative_name(path: Path, root: Path) -> str:
 
 
 @contextmanager
-def _open_binary(path: Path, fmt: str) -> Iterator[IO[bytes]]:
+def open_binary(path: Path, fmt: str) -> Iterator[IO[bytes]]:
+    """``path`` opened for reading bytes, decompressed as its format (``.gz``, ``.zst``) says."""
     if fmt.endswith(".gz"):
         with gzip.open(path, "rb") as stream:
             yield stream
@@ -229,7 +230,7 @@ def _open_binary(path: Path, fmt: str) -> Iterator[IO[bytes]]:
 
 def _iter_json(path: Path, fmt: str) -> Iterator[RawRecord]:
     name = str(path)
-    with _open_binary(path, fmt) as stream:
+    with open_binary(path, fmt) as stream:
         lines = _without_bom(stream)
         try:
             if fmt in JSON_SUFFIXES:
@@ -252,8 +253,8 @@ def _iter_json(path: Path, fmt: str) -> Iterator[RawRecord]:
 def _without_bom(stream: IO[bytes]) -> Iterator[bytes]:
     first = True
     for data in stream:
-        if first and data.startswith(_BOM):
-            data = data[len(_BOM) :]
+        if first and data.startswith(BOM):
+            data = data[len(BOM) :]
         first = False
         yield data
 
@@ -474,8 +475,8 @@ def _iter_txt_folder(folder: Path) -> Iterator[RawRecord]:
 
 def _txt_record(file: Path, record_id: str) -> RawRecord:
     data = file.read_bytes()
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

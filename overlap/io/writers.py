@@ -49,14 +49,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         fh.write(data)
 
 
-def refuse_existing(path: str | Path, overwrite: bool) -> None:
+def refuse_existing(path: str | Path, overwrite: bool, *, folder: bool = False) -> None:
     """Raise FileExistsError (one message for every command) if ``path`` exists and may not be replaced.
 
-    A directory is never replaced by a file, whatever ``overwrite`` says.
+    Every public function that writes an output calls this first. A file output
+    never replaces a directory, and a ``folder`` output never a file, whatever
+    ``overwrite`` says.
     """
     target = Path(path)
-    if target.is_dir():
+    if not folder and target.is_dir():
         raise IsADirectoryError(f"{target} is a directory; name a file to write")
+    if folder and target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"{target} is a file; name a folder to write")
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
 
@@ -122,8 +126,12 @@ def table_metadata(path: str | Path) -> dict[str, str]:
     return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in metadata.items()}
 
 
-def write_rejects(rejects: list[Reject], path: str | Path) -> None:
-    """Write rejected records atomically as JSON lines of path, line, field, reason and raw."""
+def write_rejects(rejects: list[Reject], path: str | Path, *, overwrite: bool = False) -> None:
+    """Write rejected records atomically as JSON lines of path, line, field, reason and raw.
+
+    Raises FileExistsError if ``path`` exists and ``overwrite`` is false.
+    """
+    refuse_existing(path, overwrite)
     with atomic_path(path) as temp, open(temp, "w", encoding="utf-8") as fh:
         for reject in rejects:
             fh.write(_json_line(dataclasses.asdict(reject)))

@@ -82,13 +82,16 @@ def write_report(
     max_rows: int = DEFAULT_MAX_ROWS,
     preview_weights: bool = True,
     calibration: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write the report to ``out`` (atomically, parent folders created) and return its path.
 
-    Same arguments as :func:`render_report`.
+    Same arguments as :func:`render_report`; an existing ``out`` is refused
+    (FileExistsError) before any work unless ``overwrite`` is true.
     """
-    from overlap.io import atomic_write_bytes
+    from overlap.io import atomic_write_bytes, refuse_existing
 
+    refuse_existing(out, overwrite)
     html = render_report(scores, weights, title, dataset=dataset, max_rows=max_rows,
                          preview_weights=preview_weights, calibration=calibration)
     target = Path(out)

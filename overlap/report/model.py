@@ -19,8 +19,7 @@ import polars as pl
 
 from overlap import score, summary
 from overlap import signals as registry
-
-LABELS = ("familiar", "borderline", "novel", "empty")
+from overlap.score import LABELS
 
 
 @dataclass

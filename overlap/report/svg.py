@@ -12,13 +12,14 @@ from typing import Sequence
 
 import numpy as np
 
+from overlap.score import LABELS
+
 COLOURS = {
     "familiar": "#e8590c",
     "borderline": "#f0b400",
     "novel": "#1c6fc9",
     "empty": "#b8bec6",
 }
-LABEL_ORDER = ("familiar", "borderline", "novel", "empty")
 INK = "#1f2933"
 MUTED = "#6b7785"
 GRID = "#e4e8ee"
@@ -128,7 +129,7 @@ def histogram(counts: dict[str, np.ndarray], edges: np.ndarray, *, title: str, x
     canvas = Canvas(width, height, title)
     left, right, top, bottom = 48, 12, 30, 40
     pw, ph = width - left - right, height - top - bottom
-    labels = [name for name in LABEL_ORDER if name in counts and counts[name].sum() > 0]
+    labels = [name for name in LABELS if name in counts and counts[name].sum() > 0]
     totals = sum((counts[name] for name in labels), np.zeros(len(edges) - 1))
     nonzero = totals[totals > 0]
     log = bool(len(nonzero) and nonzero.max() / max(nonzero.min(), 1) >= 30)
@@ -166,7 +167,7 @@ def histogram(counts: dict[str, np.ndarray], edges: np.ndarray, *, title: str, x
 
 
 def share_bars(rows: Sequence[tuple[str, dict[str, float], str]], *, title: str,
-               order: Sequence[str] = LABEL_ORDER, colours: dict[str, str] = COLOURS,
+               order: Sequence[str] = LABELS, colours: dict[str, str] = COLOURS,
                width: int = 520, bar: int = 18, gap: int = 8, label_width: int = 150) -> str:
     """Horizontal 100% stacked bars, one per row: (name, {segment: share}, note at the right)."""
     top = 30
@@ -239,7 +240,7 @@ def scatter(x: np.ndarray, y: np.ndarray, labels: Sequence[str], tips: Sequence[
     pad, top = 14, 28
     pw, ph = width - 2 * pad, height - top - pad
     canvas.rect(pad, top, pw, ph, "#fafbfc", extra=f' stroke="{GRID}"')
-    present = [k for k in LABEL_ORDER if k in set(labels)]
+    present = [k for k in LABELS if k in set(labels)]
     legend(canvas, pad, 14, present)
     if len(x):
         xlo, xhi = float(np.min(x)), float(np.max(x))
@@ -247,7 +248,7 @@ def scatter(x: np.ndarray, y: np.ndarray, labels: Sequence[str], tips: Sequence[
         xs = (xhi - xlo) or 1.0
         ys = (yhi - ylo) or 1.0
         # empty and novel first, familiar last: the rarer familiar dots stay visible on top
-        rank = {name: -i for i, name in enumerate(LABEL_ORDER)}
+        rank = {name: -i for i, name in enumerate(LABELS)}
         order = sorted(range(len(x)), key=lambda i: rank.get(labels[i], 0))
         for i in order:
             cx = pad + 6 + (float(x[i]) - xlo) / xs * (pw - 12)

@@ -16,8 +16,7 @@ import polars as pl
 
 from overlap import signals as registry
 from overlap.report.model import ReportData
-
-FAMILIAR_AT = 0.5
+from overlap.score import FAMILIAR_AT
 
 
 def _e(value: object) -> str:

@@ -15,12 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from overlap import __version__, calibrate, engines, signals as signal_registry
 from overlap.progress import Progress
 from overlap import text as ref
+from overlap.index.documents import DOCS_FILE, DocsWriter
 from overlap.index.manifest import (
     PLAN_FILE,
     IndexError_,
@@ -36,7 +34,6 @@ from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.io.writers import atomic_write_bytes
 from overlap.lexical import LexicalBatch
-from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
 
 PLAN = PLAN_FILE
 REJECTS = "rejects.jsonl"
@@ -69,33 +66,6 @@ def keep_document(doc_id: str, sample_rate: float) -> bool:
     return ref.word_hash(doc_id.encode("utf-8", "surrogatepass")) < int(sample_rate * 2**64)
 
 
-class _DocsWriter:
-    """Writes ``docs.parquet`` in row groups of exactly DOCS_ROW_GROUP documents."""
-
-    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("line", pa.int64())])
-
-    def __init__(self, path: Path):
-        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
-        self.pending: dict[str, list] = {"id": [], "text": [], "line": []}
-
-    def add(self, ids: list[str], texts: list[str], lines: list[int | None]) -> None:
-        self.pending["id"] += ids
-        self.pending["text"] += texts
-        self.pending["line"] += lines
-        while len(self.pending["id"]) >= DOCS_ROW_GROUP:
-            self._flush(DOCS_ROW_GROUP)
-
-    def _flush(self, count: int) -> None:
-        chunk = {k: v[:count] for k, v in self.pending.items()}
-        self.pending = {k: v[count:] for k, v in self.pending.items()}
-        self.writer.write_table(pa.table(chunk, schema=self.schema), row_group_size=DOCS_ROW_GROUP)
-
-    def close(self) -> None:
-        if self.pending["id"]:
-            self._flush(len(self.pending["id"]))
-        self.writer.close()
-
-
 def build_shard(
     index_dir: str,
     number: int,
@@ -119,7 +89,7 @@ def build_shard(
     writer = ShardWriter(Path(index_dir), number)
     try:
         builders = [signal_registry.get(name).Builder(params, writer, options or {}) for name in signal_names]
-        docs = _DocsWriter(writer.path(DOCS_FILE))
+        docs = DocsWriter(writer.path(DOCS_FILE))
         rejects = []
         held_ids: list[str] = []
         held_texts: list[str] = []

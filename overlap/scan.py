@@ -22,7 +22,8 @@ from overlap.index.store import Shard
 from overlap.io.layouts import Example
 from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
-from overlap.signals.base import DocStore, SignalResult
+from overlap.index.documents import DocStore
+from overlap.signals.base import SignalResult
 
 # signal -> (score column, evidence column prefix)
 COLUMNS = {

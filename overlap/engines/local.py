@@ -9,9 +9,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 
 def _init_worker(threads: int) -> None:
-    from overlap import kernels
+    from overlap import threads as kernel_threads
 
-    kernels.set_threads(threads)
+    kernel_threads.set_threads(threads)
 
 
 class LocalEngine:

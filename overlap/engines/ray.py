@@ -40,9 +40,9 @@ class EngineError(RuntimeError):
 
 def _call(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
     """Body of every task: size the kernels' thread pool to the task's CPUs, then run ``fn``."""
-    from overlap import kernels
+    from overlap import threads as kernel_threads
 
-    kernels.set_threads(threads)
+    kernel_threads.set_threads(threads)
     return fn(*args)
 
 

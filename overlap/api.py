@@ -42,7 +42,8 @@ def default_index(progress: Callable[[str], None] | None = say) -> Path:
     if not (directory / "manifest.json").exists():
         if progress:
             progress(f"building the index of the bundled corpus in {directory} (first use only)")
-        build_index(data.reference_sources(), directory, resume=(directory / "build-plan.json").exists())
+        build_index(data.reference_sources(), directory, resume=(directory / "build-plan.json").exists(),
+                    progress=progress)
     return directory
 
 

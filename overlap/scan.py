@@ -24,6 +24,7 @@ from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
 from overlap.index.documents import DocStore
 from overlap.signals.base import SignalResult
+from overlap.threads import set_threads
 
 # signal -> (score column, evidence column prefix)
 COLUMNS = {
@@ -93,7 +94,8 @@ def query_index(
     items = [(str(index_dir), e, manifest.params, names, texts, prepared, verify) for e in manifest.shards]
     progress = Progress(f"querying {len(texts)} texts", len(items), "shards")
     partials = []
-    for partial in engines.get(engine, workers, ray_address).map(query_shard, items):
+    runner = engines.get(engine, workers, ray_address, setup=set_threads)
+    for partial in runner.map(engines.Positional(query_shard), items):
         partials.append(partial)
         progress.update(1)
     progress.close()

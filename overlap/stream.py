@@ -34,6 +34,7 @@ from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
 from overlap.scan import distinct_texts, scores_table
 from overlap.signals.base import SignalResult
+from overlap.threads import set_threads
 
 
 def stream_module(name: str) -> ModuleType:
@@ -118,7 +119,8 @@ def stream_corpus(
              for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
-    for part in engines.get(engine, workers, ray_address).map(stream_file, items):
+    runner = engines.get(engine, workers, ray_address, setup=set_threads)
+    for part in runner.map(engines.Positional(stream_file), items):
         for name in names:
             mergers[name].add(part["number"], part["partials"][name])
         rejects += part["rejects"]

@@ -174,12 +174,12 @@ def _peer_main(argv: list[str]) -> int:
             MinHash.bulk(batch, num_perm=NUM_PERM, seed=SEED)
             docs += len(batch)
     elif name == "overlap-minhash":
-        from overlap import kernels
+        from overlap.threads import set_threads
         from overlap.io import iter_corpus_batches
         from overlap.lexical import LexicalBatch
         from overlap.signals import minhash
 
-        kernels.set_threads(1)
+        set_threads(1)
         params = {**minhash.default_params(), "shingle_n": SHINGLE, "num_perm": NUM_PERM, "minhash_seed": SEED}
         for batch in iter_corpus_batches(files, batch_size=2048):
             lexical = LexicalBatch.from_texts(batch.texts)
@@ -292,13 +292,13 @@ def _kernel_main(argv: list[str]) -> int:
     other jobs sharing the machine.
     """
     dataset, files = argv[0], argv[1:]
-    from overlap import kernels
+    from overlap.threads import set_threads
     from overlap.build import CORPUS_BATCH, index_params
     from overlap.io import iter_corpus_batches
     from overlap.lexical import LexicalBatch
     from overlap.stream import stream_module
 
-    kernels.set_threads(1)
+    set_threads(1)
     texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
     names = ["ngram", "minhash"]
     params = index_params(names)
@@ -332,12 +332,12 @@ def _stream_file_main(argv: list[str]) -> int:
     that sizing a cluster needs, in wall seconds and in CPU seconds.
     """
     dataset, warmup, files = argv[0], argv[1], argv[2:]
-    from overlap import kernels
+    from overlap.threads import set_threads
     from overlap.build import index_params
     from overlap.lexical import LexicalBatch
     from overlap.stream import FileTask, stream_file, stream_module
 
-    kernels.set_threads(1)
+    set_threads(1)
     texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
     params = index_params(["ngram", "minhash"])
     names = ["ngram", "minhash"]

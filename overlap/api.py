@@ -27,7 +27,7 @@ import polars as pl
 from overlap import build, checks, data
 from overlap.distill import distill as distill_model
 from overlap.report import DEFAULT_MAX_ROWS, write_report
-from overlap.index.manifest import Manifest, read_manifest
+from overlap.index.manifest import PLAN_FILE, Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
@@ -85,7 +85,8 @@ def default_index(progress: Callable[[str], None] | None = say) -> Path:
     if not (directory / "manifest.json").exists():
         if progress:
             progress(f"building the index of the bundled corpus in {directory} (first use only)")
-        build.build_index(data.reference_sources(), directory, resume=(directory / "build-plan.json").exists())
+        build.build_index(data.reference_sources(), directory, resume=(directory / PLAN_FILE).exists(),
+                          progress=progress)
     return directory
 
 

@@ -1,44 +1,43 @@
 """Index build: stream corpus shards through every signal's builder into an index directory.
 
-One input file is one shard. ``build_shard`` is the per-shard unit of work that
-engines run (in this process, a process pool or Ray); ``build_index`` plans the
-shards, skips those a previous run finished (``resume``) or that the index
-already holds (incremental builds), and writes the manifest last.
+One input file is one shard. :func:`build_shard` is the per-shard unit of work
+that engines run (in this process, a process pool or Ray), handed one
+:class:`ShardTask`; :func:`build_index` orchestrates: which sources go to which
+shard (skipping those a previous run finished, ``resume``, or that the index
+already holds, incremental builds), running the shards on the engine, recording
+them in the manifest, and calibrating. The files themselves are ``index/``'s:
+the plan and manifest (``index/manifest.py``), shards, lock and leftovers
+(``index/store.py``), the document store (``index/documents.py``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from overlap import __version__, calibrate, engines, signals as signal_registry
 from overlap.progress import Progress
 from overlap import text as ref
+from overlap.index.documents import DOCS_FILE, DocsWriter
 from overlap.index.manifest import (
-    PLAN_FILE,
     IndexError_,
     Manifest,
+    finish_build,
     param_differences,
     read_manifest,
-    write_manifest,
+    start_plan,
 )
-from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard
+from overlap.index.store import ShardWriter, build_lock, file_digest, finished_shard, remove_leftovers
 from overlap.io import iter_corpus_batches, expand_sources, write_rejects
 from overlap.io.formats import format_of
 from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES
-from overlap.io.writers import atomic_write_bytes
 from overlap.lexical import LexicalBatch
-from overlap.signals.base import DOCS_FILE, DOCS_ROW_GROUP
+from overlap.threads import set_threads
 
-PLAN = PLAN_FILE
 REJECTS = "rejects.jsonl"
 # Corpus documents per batch. Window rows are numbered batch by batch (see
 # ``minhash.window_rows``), so stream mode reads corpus files in batches of the same size.
@@ -69,65 +68,52 @@ def keep_document(doc_id: str, sample_rate: float) -> bool:
     return ref.word_hash(doc_id.encode("utf-8", "surrogatepass")) < int(sample_rate * 2**64)
 
 
-class _DocsWriter:
-    """Writes ``docs.parquet`` in row groups of exactly DOCS_ROW_GROUP documents."""
+@dataclass(frozen=True)
+class ShardTask:
+    """What an engine hands :func:`build_shard`: shard ``number`` of the index at ``index_dir`` from ``source``.
 
-    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("line", pa.int64())])
+    ``index_dir`` is absolute (Ray workers on other nodes do not share the
+    driver's working directory). Tasks of one build share their ``params``,
+    ``signal_names`` and ``options`` objects, which the Ray engine then puts into
+    its object store once.
+    """
 
-    def __init__(self, path: Path):
-        self.writer = pq.ParquetWriter(path, self.schema, compression="zstd")
-        self.pending: dict[str, list] = {"id": [], "text": [], "line": []}
-
-    def add(self, ids: list[str], texts: list[str], lines: list[int | None]) -> None:
-        self.pending["id"] += ids
-        self.pending["text"] += texts
-        self.pending["line"] += lines
-        while len(self.pending["id"]) >= DOCS_ROW_GROUP:
-            self._flush(DOCS_ROW_GROUP)
-
-    def _flush(self, count: int) -> None:
-        chunk = {k: v[:count] for k, v in self.pending.items()}
-        self.pending = {k: v[count:] for k, v in self.pending.items()}
-        self.writer.write_table(pa.table(chunk, schema=self.schema), row_group_size=DOCS_ROW_GROUP)
-
-    def close(self) -> None:
-        if self.pending["id"]:
-            self._flush(len(self.pending["id"]))
-        self.writer.close()
+    index_dir: str
+    number: int
+    source: str
+    params: dict[str, Any]
+    signal_names: list[str]
+    text_field: str | None = None
+    id_field: str | None = None
+    on_error: str = "fail"
+    sample_rate: float = 1.0
+    batch_size: int = CORPUS_BATCH
+    options: dict[str, Any] | None = None
+    max_text_bytes: int | None = MAX_TEXT_BYTES
+    holdout_rate: float = 0.0
 
 
-def build_shard(
-    index_dir: str,
-    number: int,
-    source: str,
-    params: dict[str, Any],
-    signal_names: list[str],
-    text_field: str | None = None,
-    id_field: str | None = None,
-    on_error: str = "fail",
-    sample_rate: float = 1.0,
-    batch_size: int = CORPUS_BATCH,
-    options: dict[str, Any] | None = None,
-    max_text_bytes: int | None = MAX_TEXT_BYTES,
-    holdout_rate: float = 0.0,
-) -> dict[str, Any]:
-    """Build shard ``number`` of an index from one source file; return its manifest entry.
+def build_shard(task: ShardTask) -> dict[str, Any]:
+    """Build one shard of an index from one source file; return its manifest entry.
 
     Documents held out for calibration (``calibrate.held_out``) are not indexed but
     kept in the shard's ``holdout.parquet``.
     """
-    writer = ShardWriter(Path(index_dir), number)
+    number, source, params = task.number, task.source, task.params
+    sample_rate, holdout_rate = task.sample_rate, task.holdout_rate
+    writer = ShardWriter(Path(task.index_dir), number)
     try:
-        builders = [signal_registry.get(name).Builder(params, writer, options or {}) for name in signal_names]
-        docs = _DocsWriter(writer.path(DOCS_FILE))
+        builders = [signal_registry.get(name).Builder(params, writer, task.options or {})
+                    for name in task.signal_names]
+        docs = DocsWriter(writer.path(DOCS_FILE))
         rejects = []
         held_ids: list[str] = []
         held_texts: list[str] = []
         n_docs = n_words = n_bytes = n_sampled_out = 0
         progress = Progress(f"shard {number} ({Path(source).name})", _text_size(Path(source)), "MB", scale=1e6)
         for batch in iter_corpus_batches(
-            [source], text_field=text_field, id_field=id_field, batch_size=batch_size, on_error=on_error,
-            max_text_bytes=max_text_bytes,
+            [source], text_field=task.text_field, id_field=task.id_field, batch_size=task.batch_size,
+            on_error=task.on_error, max_text_bytes=task.max_text_bytes,
         ):
             rejects += batch.rejects
             keep = [i for i, doc_id in enumerate(batch.ids) if keep_document(doc_id, sample_rate)]
@@ -202,15 +188,6 @@ def _source_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _remove_leftovers(index_dir: Path) -> None:
-    """Delete temp files and folders of builds that died (we hold the lock, so none is live)."""
-    for path in index_dir.glob(".tmp-*"):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -233,8 +210,7 @@ def build_index(
     model: str | None = None,
     max_text_bytes: int | None = MAX_TEXT_BYTES,
     holdout_rate: float | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    log: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Build (or add to, or resume) the index at ``out`` from corpus ``sources``.
 
@@ -251,6 +227,9 @@ def build_index(
     A first build holds out ``holdout_rate`` of the documents (default
     ``calibrate.holdout_rate_for`` the sources' size) and every build refits the
     index's calibration on them (``overlap.calibrate``); additions keep the rate.
+
+    ``progress`` gets a message per shard built, the calibration's messages, and
+    one saying so when there was nothing to build.
     """
     if not 0.0 < sample_rate <= 1.0:
         raise ValueError(f"sample rate must be in (0, 1], got {sample_rate}")
@@ -258,10 +237,10 @@ def build_index(
         raise ValueError(f"holdout rate must be in [0, 0.5), got {holdout_rate}")
     sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
     files = [str(p) for p in expand_sources(sources)]
-    out = Path(out)
+    shown, out = out, Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(out):
-        _remove_leftovers(out)
+        remove_leftovers(out)
         existing = read_manifest(out) if (out / "manifest.json").exists() else None
         if existing is not None:
             names = existing.signals if signals is None else signal_registry.parse(signals)
@@ -288,33 +267,24 @@ def build_index(
                                 holdout_rate=rate)
         plan = {"params": wanted, "signals": names, "sources": files, "first": first, "sample_rate": sample_rate,
                 "holdout_rate": rate}
-        plan_path = out / PLAN
-        if plan_path.exists():
-            if not resume:
-                raise IndexError_(
-                    f"{out}: holds an interrupted build; pass --resume to continue it "
-                    "or choose another directory"
-                )
-            if json.loads(plan_path.read_text()) != plan:
-                raise IndexError_(f"{out}: --resume with different sources or settings than the interrupted build")
-        else:
-            atomic_write_bytes(plan_path, json.dumps(plan, indent=2).encode())
+        start_plan(out, plan, resume)
         specs = list(enumerate(files, start=first))
         entries: dict[int, dict[str, Any]] = {}
         todo = []
+        options = {"model": model} if model else None
         for number, source in specs:
             done = finished_shard(out, number) if resume else None
             if done is not None and done["source"]["path"] == source:
                 entries[number] = done
             else:
-                # Absolute: Ray workers on other nodes do not share this process's working directory.
-                todo.append((str(out.resolve()), number, source, wanted, names, text_field, id_field, on_error,
-                             sample_rate, CORPUS_BATCH, {"model": model} if model else None, max_text_bytes, rate))
-        runner = engines.get(engine, workers, ray_address)
+                todo.append(ShardTask(str(out.resolve()), number, source, wanted, names, text_field, id_field,
+                                      on_error, sample_rate, CORPUS_BATCH, options, max_text_bytes, rate))
+        runner = engines.get(engine, workers, ray_address, setup=set_threads)
         for entry in runner.map(build_shard, todo):
             entries[entry["number"]] = entry
             if progress:
-                progress(entry)
+                progress(f"shard {entry['number']}: {entry['counts']['documents']} documents "
+                         f"from {Path(entry['source']['path']).name}")
         manifest.shards = manifest.shards + [entries[n] for n, _ in specs]
         manifest.sources = manifest.sources + [entries[n]["source"] for n, _ in specs]
         manifest.updated = _now()
@@ -326,10 +296,10 @@ def build_index(
         manifest.complete = True
         if specs or not manifest.calibration:
             manifest.calibration = calibrate.calibrate_index(
-                out, manifest, options={"model": model} if model else None, engine=engine, workers=workers,
-                ray_address=ray_address, progress=log,
+                out, manifest, options=options, engine=engine, workers=workers, ray_address=ray_address,
+                progress=progress,
             )
-        # The plan goes first: a kill between the two leaves shards that --resume reuses.
-        plan_path.unlink()
-        write_manifest(out, manifest)
+        finish_build(out, manifest)
+    if not todo and progress:
+        progress(f"nothing to add: every source is already in {shown}")
     return manifest

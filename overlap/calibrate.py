@@ -265,7 +265,7 @@ def _read_all(folders: list[Path], filename: str) -> tuple[list[str], list[str]]
 
 def sample_indexed(folders: list[Path], doc_counts: list[int], n: int, seed: int) -> list[str]:
     """Texts of ``n`` indexed documents drawn at random over all shards (reading only their row groups)."""
-    from overlap.signals.base import DocStore
+    from overlap.index.documents import DocStore
 
     total = sum(doc_counts)
     rng = random.Random(seed)

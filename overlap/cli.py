@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import click
 
 from overlap import api, calibrate, progress, summary
 from overlap.distill import DEFAULT_DIMS
-from overlap.engines import ENGINES
-from overlap.engines.ray import EngineError
+from overlap.engines import ENGINES, EngineError
 from overlap.index.manifest import IndexError_
 from overlap.io.errors import InputError
 from overlap.io.layouts import MAX_TEXT_BYTES
@@ -89,17 +87,12 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
                 on_error, sample_rate, holdout_rate, model, max_text_bytes) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
-    built = []
     manifest = api.build_index(
         list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
         corpus_layout=corpus_layout, engine=engine,
         workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
-        max_text_bytes=max_text_bytes, holdout_rate=holdout_rate, log=_say,
-        model=model, progress=lambda e: built.append(e) or _say(
-            f"shard {e['number']}: {e['counts']['documents']} documents from {Path(e['source']['path']).name}"),
+        max_text_bytes=max_text_bytes, holdout_rate=holdout_rate, model=model, progress=_say,
     )
-    if not built:
-        _say(f"nothing to add: every source is already in {out}")
     counts = manifest.counts()
     click.echo(
         f"index {out}: {len(manifest.shards)} shard(s), {counts.get('documents', 0)} documents, "

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from overlap import kernels
 from overlap.lexical import LexicalBatch
-from overlap.signals import minhash
+from overlap.signals import minhash, minhash_kernels
 
 
 def duplicate_groups(batch: LexicalBatch, params: dict, threshold: float = 0.5) -> np.ndarray:
@@ -23,7 +22,7 @@ def duplicate_groups(batch: LexicalBatch, params: dict, threshold: float = 0.5) 
     sigs, owner = minhash.query_signatures(batch, params)
     if len(sigs) == 0:
         return groups
-    bands = kernels.band_hashes(sigs, params["bands"], params["rows"])
+    bands = minhash_kernels.band_hashes(sigs, params["bands"], params["rows"])
     best = _representatives(np.ascontiguousarray(bands), sigs, float(threshold))
     joined = best >= 0
     groups[owner[joined]] = owner[best[joined]]

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from overlap import kernels
+from overlap import lexical_kernels
 
 
 @dataclass
 class LexicalBatch:
-    """Texts packed as one UTF-8 buffer with their words, hashed by the kernels.
+    """Texts packed as one UTF-8 buffer with their words, hashed by ``lexical_kernels``.
 
     ``buf[offsets[d]:offsets[d+1]]`` is the normalised text ``d``; its words are
     ``word_offsets[d]:word_offsets[d+1]`` with absolute byte spans
@@ -29,8 +29,8 @@ class LexicalBatch:
     @classmethod
     def from_texts(cls, texts: list[str]) -> "LexicalBatch":
         """Normalise, pack and tokenise ``texts``."""
-        buf, offsets = kernels.pack(texts)
-        hashes, starts, ends, word_offsets = kernels.tokenize(buf, offsets)
+        buf, offsets = lexical_kernels.pack(texts)
+        hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets)
         return cls(buf, offsets, hashes, starts, ends, word_offsets)
 
     def __len__(self) -> int:
@@ -60,7 +60,7 @@ class LexicalBatch:
     def grams(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``(hashes, offsets)`` of the word n-grams of every text."""
         if n not in self._grams:
-            self._grams[n] = kernels.ngrams(self.word_hashes, self.word_offsets, n)
+            self._grams[n] = lexical_kernels.ngrams(self.word_hashes, self.word_offsets, n)
         return self._grams[n]
 
     def text_bytes(self, d: int) -> bytes:

@@ -5,8 +5,8 @@ MinHash band hashes) in memory and streams the corpus past it. Each corpus key
 is looked up once: a Bloom filter that fits in cache answers "absent" for
 almost every key of a corpus that mostly does not overlap, and only the rest
 reach the open-addressing table. Keys are the same 64-bit hashes index mode
-stores (``kernels.py`` computes both), so a probe answers exactly what a
-binary search of the index would.
+stores (``lexical_kernels.py`` and ``signals/minhash_kernels.py`` compute
+both), so a probe answers exactly what a binary search of the index would.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from overlap.kernels import _mix64
+from overlap.lexical_kernels import mix64
 
 _EMPTY = np.int64(-1)
 
@@ -63,7 +63,7 @@ def _bloom_bits(m, words):
 def _fill(keys, slots, bloom):
     mask = np.uint64(slots.shape[0] - 1)
     for i in range(keys.shape[0]):
-        m = _mix64(keys[i])
+        m = mix64(keys[i])
         a, b = _bloom_bits(m, bloom.shape[0])
         bloom[a >> np.uint64(6)] |= np.uint64(1) << (a & np.uint64(63))
         bloom[b >> np.uint64(6)] |= np.uint64(1) << (b & np.uint64(63))
@@ -75,7 +75,7 @@ def _fill(keys, slots, bloom):
 
 @njit(inline="always")
 def _find(keys, slots, bloom, key):
-    m = _mix64(key)
+    m = mix64(key)
     a, b = _bloom_bits(m, bloom.shape[0])
     if (bloom[a >> np.uint64(6)] >> (a & np.uint64(63))) & np.uint64(1) == 0:
         return -1
@@ -178,7 +178,7 @@ def probe_windows(bands: BandTable, wbands: np.ndarray, wsigs: np.ndarray, qsigs
                   cap: int, bits: int, best_score: np.ndarray, best_row: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Score corpus windows (index rows ``rows``, ascending) against every query they are an LSH candidate for.
 
-    The same rule as ``kernels.best_candidates`` over an index shard, applied
+    The same rule as ``minhash_kernels.best_candidates`` over an index shard, applied
     row by row in index order: a window is a candidate for a query when they
     share a band, counting only the first ``cap`` windows per (band, query);
     the best estimate wins and ties go to the earlier row. ``counts``,

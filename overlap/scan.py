@@ -23,7 +23,9 @@ from overlap.index.store import Shard
 from overlap.io.layouts import Example
 from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
-from overlap.signals.base import DocStore, SignalResult
+from overlap.index.documents import DocStore
+from overlap.signals.base import SignalResult
+from overlap.threads import set_threads
 
 
 def signal_columns(results: dict[str, SignalResult]) -> dict[str, np.ndarray]:
@@ -98,11 +100,12 @@ def query_index(
             if progress:
                 progress(f"preparing {name} queries for {len(batch)} texts")
             prepared[name] = signal.prepare(batch, manifest.params, options or {})
-    tasks = [(ShardQuery(str(index_dir), e, manifest.params, tuple(names), batch, prepared, verify),)
+    tasks = [ShardQuery(str(index_dir), e, manifest.params, tuple(names), batch, prepared, verify)
              for e in manifest.shards]
     meter = Progress(f"querying {len(batch)} texts", len(tasks), "shards")
     partials = []
-    for partial in engines.get(engine, workers, ray_address).map(query_shard, tasks):
+    runner = engines.get(engine, workers, ray_address, setup=set_threads)
+    for partial in runner.map(query_shard, tasks):
         partials.append(partial)
         meter.update(1)
     meter.close()

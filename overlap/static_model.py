@@ -15,8 +15,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+from numba import prange
 
-from overlap import kernels
+from overlap.threads import parallel_kernel
 
 WEIGHTS = "model.safetensors"
 WEIGHT_KEY = "embedding.weight"
@@ -61,6 +62,23 @@ class StaticModel:
         offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(offsets[-1]))
-        means = kernels.bag_means(self.weights, ids, offsets)
+        means = bag_means(self.weights, ids, offsets)
         norms = np.linalg.norm(means, axis=1, keepdims=True)
         return means / np.maximum(norms, NORM_EPS)
+
+
+@parallel_kernel
+def bag_means(table, ids, offsets):
+    """Mean of ``table``'s rows ``ids[offsets[d]:offsets[d + 1]]`` for every bag ``d`` (zeros when empty)."""
+    n = len(offsets) - 1
+    out = np.zeros((n, table.shape[1]), dtype=np.float32)
+    for d in prange(n):
+        lo, hi = offsets[d], offsets[d + 1]
+        for j in range(lo, hi):
+            row = table[ids[j]]
+            for k in range(table.shape[1]):
+                out[d, k] += row[k]
+        if hi > lo:
+            for k in range(table.shape[1]):
+                out[d, k] /= hi - lo
+    return out

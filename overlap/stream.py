@@ -35,6 +35,7 @@ from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
 from overlap.scan import distinct_texts, scores_table
 from overlap.signals.base import SignalResult
+from overlap.threads import set_threads
 
 
 def stream_module(name: str) -> ModuleType:
@@ -122,11 +123,12 @@ def stream_corpus(
             progress(f"stream: building the {name} table of {len(batch)} distinct texts")
         sides[name] = stream_module(name).side(batch, params, options)
     mergers = {name: stream_module(name).Merger(sides[name], params) for name in names}
-    tasks = [(FileTask(number, source, params, tuple(names), sides, text_field, id_field, on_error, max_text_bytes,
-                       options),) for number, source in enumerate(files)]
+    tasks = [FileTask(number, source, params, tuple(names), sides, text_field, id_field, on_error, max_text_bytes,
+                      options) for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
-    for part in engines.get(engine, workers, ray_address).map(stream_file, tasks):
+    runner = engines.get(engine, workers, ray_address, setup=set_threads)
+    for part in runner.map(stream_file, tasks):
         for name in names:
             mergers[name].add(part["number"], part["partials"][name])
         rejects += part["rejects"]

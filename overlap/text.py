@@ -1,9 +1,10 @@
 """Normalise text, split it into words and hash word n-grams: the plain reference.
 
 Everything lexical in overlap is defined here, one word at a time, in plain
-Python. ``kernels.py`` computes the same values over whole batches in compiled
-code; the tests hold the two to identical output. Change a definition here and
-bump :data:`LEXICAL_VERSION`, since the hashes stored in every index depend on it.
+Python. ``lexical_kernels.py`` computes the same values over whole batches in
+compiled code; the tests hold the two to identical output. Change a definition
+here and bump :data:`LEXICAL_VERSION`, since the hashes stored in every index
+depend on it.
 
 Definitions:
 

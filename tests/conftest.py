@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -57,6 +59,29 @@ def load_docs(path: Path) -> list[dict]:
     """Documents of one bundled corpus file."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
+
+
+def bundled_texts(per_file: int = 12, max_chars: int = 6000) -> list[str]:
+    """A deterministic sample of bundled documents (cut, so the plain reference stays quick)."""
+    rng = random.Random(5)
+    texts = []
+    for path in data.reference_sources():
+        docs = [doc["text"] for doc in load_docs(path)]
+        for text in rng.sample(docs, min(per_file, len(docs))):
+            start = rng.randrange(max(1, len(text) - max_chars))
+            texts.append(text[start : start + max_chars])
+    return texts
+
+
+def reference_sort(keys: np.ndarray, values: np.ndarray, unique: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, values)`` in ``np.argsort(keys, kind="stable")`` order (with ``unique``: the first of each key)."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    if unique:
+        keep = np.ones(len(keys), dtype=bool)
+        keep[1:] = keys[1:] != keys[:-1]
+        keys, values = keys[keep], values[keep]
+    return keys, values
 
 
 @pytest.fixture(scope="session")

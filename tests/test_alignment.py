@@ -7,8 +7,9 @@ import random
 import numpy as np
 import pyarrow.parquet as pq
 
-from overlap import kernels, planting
+from overlap import planting
 from overlap.index.manifest import read_manifest
+from overlap.lexical_kernels import aligned_words
 from overlap.scan import query_index
 
 
@@ -17,13 +18,13 @@ def test_kernel_aligns_through_the_anchors_on_either_side():
     words = doc[20:60].copy()
     words[[3, 11, 25]] = 999  # replaced words
     # Anchors: the text's 8-gram at 12 is the document's at 32 (text position + 20).
-    assert kernels.aligned_words(words, doc, np.array([12]), np.array([32]), np.array([], dtype=np.int64), 8) == 37
+    assert aligned_words(words, doc, np.array([12]), np.array([32]), np.array([], dtype=np.int64), 8) == 37
     shifted = np.concatenate([words[:20], [7777, 7778], words[20:]])  # two inserted words
     anchors_at, anchors_doc = np.array([2, 30]), np.array([22, 48])
-    assert kernels.aligned_words(shifted, doc, anchors_at, anchors_doc, np.array([], dtype=np.int64), 8) == 37
+    assert aligned_words(shifted, doc, anchors_at, anchors_doc, np.array([], dtype=np.int64), 8) == 37
     # Words inside matched n-grams count even where no anchor aligns them.
-    assert kernels.aligned_words(words, doc, np.array([], dtype=np.int64), np.array([], dtype=np.int64),
-                                 np.array([0]), 8) == 8
+    assert aligned_words(words, doc, np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                         np.array([0]), 8) == 8
 
 
 def test_edited_copies_align_far_above_their_containment(lexical_index):

@@ -54,12 +54,12 @@ def test_empty_texts_do_not_share_a_group():
 
 def _plain_groups(texts: list[str]) -> list[int]:
     """The grouping rule one text and one band at a time in Python (the compiled kernel must agree)."""
-    from overlap import kernels
+    from overlap.signals import minhash_kernels
 
     batch = LexicalBatch.from_texts(texts)
     groups = list(range(len(texts)))
     sigs, owner = minhash.query_signatures(batch, PARAMS)
-    bands = kernels.band_hashes(sigs, PARAMS["bands"], PARAMS["rows"])
+    bands = minhash_kernels.band_hashes(sigs, PARAMS["bands"], PARAMS["rows"])
     buckets: dict[tuple[int, int], list[int]] = {}
     for i in range(len(sigs)):
         best, best_score = -1, 0.5

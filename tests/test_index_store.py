@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from overlap import data
-from overlap.build import PLAN, build_index, build_shard, index_params
-from overlap.index.manifest import IndexError_, read_manifest
+from overlap.build import ShardTask, build_index, build_shard, index_params
+from overlap.index.manifest import PLAN_FILE, IndexError_, read_manifest
 from overlap.index.store import build_lock
 from overlap.io import Example
 from overlap.scan import scan_examples
@@ -44,7 +44,7 @@ def test_manifest_records_params_sources_and_checksums(small_index):
     assert manifest.counts()["documents"] == 300 + 79
     for shard in manifest.shards:
         assert {"docs.parquet", "ngram_hashes.npy", "minhash_signatures.npy"} <= set(shard["files"])
-    assert not list(small_index.glob(".tmp-*")) and not (small_index / PLAN).exists()
+    assert not list(small_index.glob(".tmp-*")) and not (small_index / PLAN_FILE).exists()
 
 
 def test_a_directory_without_manifest_is_refused(small_index):
@@ -95,8 +95,8 @@ def test_resume_finishes_an_interrupted_build_identically(tmp_path, small_index)
     # An interrupted run: its plan is on disk, one shard finished, one half-written.
     plan = {"params": params, "signals": names, "sources": [str(p) for p in SOURCES], "first": 0, "sample_rate": 1.0,
             "holdout_rate": 0.0}  # under 1 MiB of sources: nothing held out
-    (out / PLAN).write_text(json.dumps(plan))
-    build_shard(str(out), 0, str(SOURCES[0]), params, names)
+    (out / PLAN_FILE).write_text(json.dumps(plan))
+    build_shard(ShardTask(str(out), 0, str(SOURCES[0]), params, names))
     (out / ".tmp-shard-00001-999").mkdir()
     (out / ".tmp-shard-00001-999" / "ngram_hashes.npy").write_bytes(b"partial")
     with pytest.raises(IndexError_, match="an index build that did not finish"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from overlap.index.manifest import read_manifest
 from overlap.io import InputError, read_dataset
 from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.scan import scan_examples
+from overlap.threads import set_threads
 
 ray = pytest.importorskip("ray")
 
@@ -190,17 +192,23 @@ def test_cli_reports_a_ray_task_error_in_one_line(tmp_path, bad_corpus):
 # --- the engine itself -----------------------------------------------------------
 
 
-def _threads_and_total(values: list[int], offset: int) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Task:
+    values: list[int]
+    offset: int
+
+
+def _threads_and_total(task: _Task) -> tuple[int, int]:
     import numba
 
-    return numba.get_num_threads(), sum(values) + offset
+    return numba.get_num_threads(), sum(task.values) + task.offset
 
 
 def test_engine_joins_the_running_ray_and_keeps_order():
-    engine = get_engine("ray", workers=7)
+    engine = get_engine("ray", workers=7, setup=set_threads)
     assert not engine.started  # the module's Ray is used as it is
     shared = list(range(10_000))
-    results = list(engine.map(_threads_and_total, [(shared, k) for k in range(6)]))
+    results = list(engine.map(_threads_and_total, [_Task(shared, k) for k in range(6)]))
     assert [total for _, total in results] == [sum(shared) + k for k in range(6)]
     assert {threads for threads, _ in results} == {1}  # one CPU per task, one kernel thread
 
@@ -208,9 +216,10 @@ def test_engine_joins_the_running_ray_and_keeps_order():
 def test_engine_sizes_kernel_threads_to_the_task_cpus():
     from overlap.engines.ray import RayEngine
 
-    results = list(RayEngine(cpus_per_task=2).map(_threads_and_total, [([1], 0)]))
+    results = list(RayEngine(setup=set_threads, cpus_per_task=2).map(_threads_and_total, [_Task([1], 0)]))
     assert results == [(2, 1)]
-    results = list(RayEngine(cpus_per_task=None).map(_threads_and_total, [([1], 0)]))  # one task: all 2 CPUs
+    # One task: all 2 CPUs.
+    results = list(RayEngine(setup=set_threads, cpus_per_task=None).map(_threads_and_total, [_Task([1], 0)]))
     assert results == [(2, 1)]
 
 
@@ -225,15 +234,22 @@ def test_shared_arguments_are_put_into_the_object_store_once(monkeypatch):
     monkeypatch.setattr(ray, "put", counting_put)
     texts = ["some query text"] * 2000
     prepared = {"embedding": np.zeros((2000, 8), np.float32)}
-    items = [(texts, k, prepared) for k in range(5)]
-    results = list(get_engine("ray").map(_count_texts, items))
+    tasks = [_Texts(texts, k, prepared) for k in range(5)]
+    results = list(get_engine("ray").map(_count_task_texts, tasks))
     assert results == [2000 + k for k in range(5)]
     assert sorted(puts) == ["dict", "list"]  # once each, not once per task
 
 
-def _count_texts(texts: list[str], k: int, prepared: dict) -> int:
-    assert prepared["embedding"].shape == (2000, 8)
-    return len(texts) + k
+@dataclass(frozen=True)
+class _Texts:
+    texts: list[str]
+    k: int
+    prepared: dict
+
+
+def _count_task_texts(task: _Texts) -> int:
+    assert task.prepared["embedding"].shape == (2000, 8)
+    return len(task.texts) + task.k
 
 
 @pytest.mark.slow

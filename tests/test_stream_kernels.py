@@ -11,10 +11,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap import data, kernels, probe
+from overlap import data, lexical_kernels, probe
 from overlap import text as ref
+from overlap.index.sorting import unique_keys
 from overlap.lexical import LexicalBatch
-from overlap.signals import minhash, minhash_stream
+from overlap.signals import minhash, minhash_kernels, minhash_stream
 
 from conftest import load_docs
 
@@ -28,7 +29,7 @@ def _corpus_batch() -> LexicalBatch:
 
 def test_hit_windows_are_the_full_windows_they_select():
     batch = _corpus_batch()
-    perm = kernels.permutations(PARAMS["num_perm"], PARAMS["minhash_seed"])
+    perm = minhash_kernels.permutations(PARAMS["num_perm"], PARAMS["minhash_seed"])
     shingles, _ = batch.grams(PARAMS["shingle_n"])
     rng = np.random.default_rng(0)
     hit = rng.random(len(shingles)) < 0.002
@@ -45,7 +46,7 @@ def test_hit_windows_are_the_full_windows_they_select():
     _, offsets = batch.grams(PARAMS["shingle_n"])
     block = PARAMS["block_shingles"]
     expected = 0
-    minima, block_offsets = kernels.block_minima(shingles, offsets, *perm, block)
+    minima, block_offsets = minhash_kernels.block_minima(shingles, offsets, *perm, block)
     for _, doc, first, last in minhash.index_windows(minima, block_offsets, PARAMS):
         for d, lo, hi in zip(doc, first, last):
             expected += bool(hit[offsets[d] + lo * block : offsets[d] + min(hi * block, offsets[d + 1] - offsets[d])].any())
@@ -55,17 +56,17 @@ def test_hit_windows_are_the_full_windows_they_select():
 def test_a_window_without_shared_shingles_shares_no_minimum():
     """The equality argument: distinct low 32 bits never give equal permuted minima."""
     rng = np.random.default_rng(1)
-    perm = kernels.permutations(128, 1)
+    perm = minhash_kernels.permutations(128, 1)
     values = rng.choice(1 << 32, size=400, replace=False).astype(np.uint64) | (rng.integers(0, 1 << 31, 400).astype(np.uint64) << np.uint64(32))
     a, b = values[:200], values[200:]
     for lo in range(0, 200, 20):
-        qa, _ = kernels.block_minima(a[lo : lo + 20], np.array([0, 20]), *perm, 20)
-        wb, _ = kernels.block_minima(b[lo : lo + 20], np.array([0, 20]), *perm, 20)
+        qa, _ = minhash_kernels.block_minima(a[lo : lo + 20], np.array([0, 20]), *perm, 20)
+        wb, _ = minhash_kernels.block_minima(b[lo : lo + 20], np.array([0, 20]), *perm, 20)
         assert not (qa == wb).any()
     # Equal low 32 bits (different high bits) are the same shingle to MinHash.
     twin = (a[:20] & np.uint64(0xFFFFFFFF)) | np.uint64(7 << 40)
-    qa, _ = kernels.block_minima(a[:20], np.array([0, 20]), *perm, 20)
-    tw, _ = kernels.block_minima(twin, np.array([0, 20]), *perm, 20)
+    qa, _ = minhash_kernels.block_minima(a[:20], np.array([0, 20]), *perm, 20)
+    tw, _ = minhash_kernels.block_minima(twin, np.array([0, 20]), *perm, 20)
     np.testing.assert_array_equal(qa, tw)
     assert (minhash_stream.shingle_keys(twin) == minhash_stream.shingle_keys(a[:20])).all()
 
@@ -82,7 +83,7 @@ def test_key_table_contains_exactly_its_keys(keys, queries):
 @given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.text(max_size=60)),
                 max_size=8))
 def test_pack_equals_the_reference_normalisation(texts):
-    buf, offsets = kernels.pack(texts)
+    buf, offsets = lexical_kernels.pack(texts)
     for d, t in enumerate(texts):
         assert buf[offsets[d] : offsets[d + 1]].tobytes() == ref.encode(ref.normalize(t))
 
@@ -90,14 +91,15 @@ def test_pack_equals_the_reference_normalisation(texts):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(max_size=80), max_size=6))
 def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
-    buf, offsets = kernels.pack(texts)
+    buf, offsets = lexical_kernels.pack(texts)
     table = ref.word_char_table()
-    for got, want in zip(kernels._tokenize.serial(buf, offsets, table), kernels._tokenize.compiled(buf, offsets, table)):
+    tokenize = lexical_kernels._tokenize
+    for got, want in zip(tokenize.serial(buf, offsets, table), tokenize.compiled(buf, offsets, table)):
         np.testing.assert_array_equal(got, want)
 
 
 def test_unique_keys_is_np_unique():
     rng = np.random.default_rng(2)
     keys = rng.integers(0, 1000, 5000).astype(np.uint64)
-    np.testing.assert_array_equal(kernels.unique_keys(keys), np.unique(keys))
-    assert len(kernels.unique_keys(np.zeros(0, dtype=np.uint64))) == 0
+    np.testing.assert_array_equal(unique_keys(keys), np.unique(keys))
+    assert len(unique_keys(np.zeros(0, dtype=np.uint64))) == 0

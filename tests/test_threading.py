@@ -2,7 +2,7 @@
 
 numba's OpenMP threading layer started the libgomp that torch also uses; once a
 kernel had run, ``torch.set_num_threads`` (called by every torch user in the
-package) made MiniLM 5-12x slower. ``overlap.kernels`` now picks numba's
+package) made MiniLM 5-12x slower. ``overlap.threads`` now picks numba's
 workqueue layer, which starts no OpenMP runtime. These tests run in fresh
 subprocesses because the threading layer is chosen once per process.
 """

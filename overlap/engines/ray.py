@@ -1,18 +1,18 @@
 """Run per-shard work as Ray tasks, on a local Ray or an existing cluster.
 
 The tasks run the very functions the local engine runs (``build_shard``,
-``query_shard``) with the very arguments, so an index or a scan is the same
+``query_shard``) with the very task objects, so an index or a scan is the same
 whichever engine made it. Three things differ from a process pool and are
 handled here:
 
-* **Threads.** Each task asks Ray for a number of CPUs and sets the compiled
-  kernels (numba) to that many threads, so tasks sharing a node do not
-  oversubscribe it. (Ray itself sets ``OMP_NUM_THREADS`` for torch and BLAS
-  from the same number.)
-* **Shared arguments.** An argument object passed to several tasks (the query
-  texts and their prepared vectors in a scan, the parameters of a build) is put
-  into the object store once and handed to every task by reference, instead of
-  being serialised again for every shard.
+* **Threads.** Each task asks Ray for a number of CPUs and runs the caller's
+  ``setup`` hook with that number first (the callers size the compiled kernels'
+  threads with it), so tasks sharing a node do not oversubscribe it. (Ray
+  itself sets ``OMP_NUM_THREADS`` for torch and BLAS from the same number.)
+* **Shared arguments.** A field of the task objects that several tasks hold as
+  the very same object (the query texts and their prepared vectors in a scan,
+  the parameters of a build) is put into the object store once and handed to every task by reference, instead of being
+  serialised again for every shard.
 * **Errors.** A task's exception reaches the caller as the exception the task
   raised (an ``InputError`` stays an ``InputError`` with its one-line message),
   not as a ``RayTaskError`` wall of remote traceback; the remote traceback is
@@ -27,23 +27,44 @@ path, and ``overlap`` must be installed on every node.
 from __future__ import annotations
 
 import collections
+import copy
+import dataclasses
 import logging
 import os
 from typing import Any, Callable, Iterable, Iterator
 
+from overlap.engines import EngineError
+
 INSTALL_HINT = "the Ray engine needs the ray package: pip install 'overlap[ray]'"
 
 
-class EngineError(RuntimeError):
-    """The engine itself cannot run (Ray missing, cluster unreachable, a worker died)."""
+def _call(fn: Callable[[Any], Any], threads: int, setup: Callable[[int], None] | None, item: Any,
+          keys: tuple, *shared: Any) -> Any:
+    """Body of every task: run ``setup`` with the task's CPUs, put the shared parts back into ``item``, run ``fn``.
+
+    ``shared`` are the values of the object refs (Ray resolves top-level
+    arguments) of the fields ``keys`` of the task object ``item``.
+    """
+    if setup is not None:
+        setup(threads)
+    return fn(_with_parts(item, dict(zip(keys, shared))))
 
 
-def _call(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
-    """Body of every task: size the kernels' thread pool to the task's CPUs, then run ``fn``."""
-    from overlap import kernels
+def _parts(item: Any) -> dict:
+    """The parts of an item that may be shared: a task object's fields."""
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
+    return {}
 
-    kernels.set_threads(threads)
-    return fn(*args)
+
+def _with_parts(item: Any, parts: dict) -> Any:
+    """``item`` with the given parts replaced (a copy; frozen dataclasses too, without running ``__init__``)."""
+    if not parts:
+        return item
+    item = copy.copy(item)
+    for name, value in parts.items():
+        object.__setattr__(item, name, value)
+    return item
 
 
 def _import_ray():
@@ -85,6 +106,7 @@ class RayEngine:
         self,
         workers: int | None = None,
         address: str | None = None,
+        setup: Callable[[int], None] | None = None,
         cpus_per_task: int | None = None,
         max_in_flight: int | None = None,
     ):
@@ -112,6 +134,7 @@ class RayEngine:
             raise ValueError(f"cpus_per_task must be at least 1, got {cpus_per_task}")
         self.cpus_per_task = cpus_per_task
         self.max_in_flight = max_in_flight
+        self.setup = setup
         self._task = ray.remote(_call)
 
     # -- sizing ---------------------------------------------------------------
@@ -133,27 +156,30 @@ class RayEngine:
 
     # -- mapping --------------------------------------------------------------
 
-    def _share(self, items: list[tuple]) -> list[tuple]:
-        """Items with every argument object that several items share replaced by one object ref."""
+    def _share(self, items: list) -> list[tuple[Any, tuple, list]]:
+        """Each item as ``(item without its shared parts, their keys, their object refs)``.
+
+        A part is shared when several items hold that very object (and it is
+        worth it, :func:`_shareable`); it is put into the object store once.
+        """
         seen: collections.Counter[int] = collections.Counter()
         for item in items:
-            seen.update({id(arg) for arg in item if _shareable(arg)})
+            seen.update({id(part) for part in _parts(item).values() if _shareable(part)})
         refs: dict[int, Any] = {}
         shared = []
         for item in items:
-            args = []
-            for arg in item:
-                key = id(arg)
-                if seen[key] > 1 and _shareable(arg):
-                    if key not in refs:
-                        refs[key] = self.ray.put(arg)
-                    arg = refs[key]
-                args.append(arg)
-            shared.append(tuple(args))
+            keys, values = [], []
+            for key, part in _parts(item).items():
+                if seen[id(part)] > 1 and _shareable(part):
+                    if id(part) not in refs:
+                        refs[id(part)] = self.ray.put(part)
+                    keys.append(key)
+                    values.append(refs[id(part)])
+            shared.append((_with_parts(item, dict.fromkeys(keys)), tuple(keys), values))
         return shared
 
-    def map(self, fn: Callable[..., Any], items: Iterable[tuple]) -> Iterator[Any]:
-        """Yield ``fn(*item)`` for every item, in order, each run as a Ray task."""
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """Yield ``fn(item)`` for every item, in order, each run as a Ray task."""
         items = list(items)
         if not items:
             return
@@ -166,7 +192,8 @@ class RayEngine:
         try:
             while pending or running:
                 while pending and len(running) < window:
-                    running.append(task.remote(fn, cpus, *pending.popleft()))
+                    item, keys, refs = pending.popleft()
+                    running.append(task.remote(fn, cpus, self.setup, item, keys, *refs))
                 ref = running.popleft()
                 try:
                     result = self.ray.get(ref)

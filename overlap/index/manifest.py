@@ -1,7 +1,10 @@
-"""The index manifest: format version, parameters, provenance, shards and counts.
+"""The index manifest: format version, parameters, provenance, shards and counts; and a build's plan.
 
 ``manifest.json`` is written last and atomically, so a directory without one
-(or with ``"complete": false``) is never read as a usable index.
+(or with ``"complete": false``) is never read as a usable index. A build
+records its plan (``build-plan.json``: parameters, signals, sources) before its
+first shard and removes it just before writing the manifest, so a directory
+with a plan holds an interrupted build, which only the same plan may resume.
 """
 
 from __future__ import annotations
@@ -99,6 +102,30 @@ def read_manifest(directory: str | Path) -> Manifest:
     if not manifest.complete:
         raise IndexError_(f"{directory}: the index is incomplete (an interrupted build?)")
     return manifest
+
+
+def start_plan(directory: str | Path, plan: dict[str, Any], resume: bool) -> None:
+    """Record a build's plan before its first shard; with ``resume``, check it is the interrupted build's."""
+    path = Path(directory) / PLAN_FILE
+    if path.exists():
+        if not resume:
+            raise IndexError_(
+                f"{directory}: holds an interrupted build; pass --resume to continue it "
+                "or choose another directory"
+            )
+        if json.loads(path.read_text()) != plan:
+            raise IndexError_(f"{directory}: --resume with different sources or settings than the interrupted build")
+    else:
+        atomic_write_bytes(path, json.dumps(plan, indent=2).encode())
+
+
+def finish_build(directory: str | Path, manifest: Manifest) -> None:
+    """End a build: remove its plan, then write the manifest.
+
+    The plan goes first: a kill between the two leaves shards that --resume reuses.
+    """
+    (Path(directory) / PLAN_FILE).unlink()
+    write_manifest(directory, manifest)
 
 
 def param_differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:

@@ -2,7 +2,9 @@
 
 A shard is a folder ``shard-NNNNN`` of plain files (``.npy``, Parquet, FAISS
 index files, JSON) and a ``shard.json`` listing each file's size and SHA-256.
-Nothing is loaded with pickle (``np.load(..., allow_pickle=False)``).
+Nothing is loaded with pickle (``np.load(..., allow_pickle=False)``). A build
+holds the index's lock (:func:`build_lock`) and clears what dead builds left
+(:func:`remove_leftovers`) before it writes.
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ class ShardWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """Delete the temp files and folders of builds that died (call it holding the build lock: none is live)."""
+    for path in Path(index_dir).glob(".tmp-*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

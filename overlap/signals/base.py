@@ -1,4 +1,4 @@
-"""What every signal shares: its declaration (``Signal``), its result shape and the document store it cites from.
+"""What every signal shares: its declaration (``Signal``) and the results it hands to scoring.
 
 A signal module (``ngram``, ``minhash``, ``embedding``) ends with one ``SIGNAL =
 Signal(...)`` naming its columns and its parts, all of the same small shape:
@@ -7,7 +7,8 @@ Signal(...)`` naming its columns and its parts, all of the same small shape:
 * ``Builder(params, writer, options)`` with ``add(batch, texts, doc_base)`` and ``finish() -> counts``;
 * ``Reader(shard, params)`` with ``query(batch, prepared) -> partial`` (plain numpy arrays);
 * ``merge(partials, batch, docs, params) -> SignalResult`` combining per-shard partials
-  (max or union) and attaching the evidence of the winning shard;
+  (max or union) and attaching the evidence of the winning shard, cut from ``docs``
+  (the index's document store, ``index/documents.py``);
 * optionally ``prepare(batch, params, options)`` (work done once in the driver before
   the shards are asked, such as embedding the queries),
   ``compatibility_problems(params, options)`` (why an index cannot be scanned as asked)
@@ -23,17 +24,10 @@ summary, report, calibration, benchmarks) iterates over the registry.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-DOCS_FILE = "docs.parquet"
-DOCS_ROW_GROUP = 1024
 
 
 def no_problems(params: dict, options: dict) -> list[str]:
@@ -144,55 +138,3 @@ class FileBest:
     end: np.ndarray
     match: list[str | None]
     doc_id: list[str | None]
-
-
-class DocStore:
-    """Corpus documents of an index's shards, fetched by (shard, row) for evidence."""
-
-    def __init__(self, shard_folders: list[Path]):
-        self.folders = shard_folders
-        self._files: dict[int, pq.ParquetFile] = {}
-
-    def _file(self, shard: int) -> pq.ParquetFile:
-        if shard not in self._files:
-            self._files[shard] = pq.ParquetFile(self.folders[shard] / DOCS_FILE)
-        return self._files[shard]
-
-    @functools.lru_cache(maxsize=64)
-    def _group(self, shard: int, group: int) -> pa.Table:
-        return self._file(shard).read_row_group(group, columns=["id", "text"])
-
-    def documents(self, shard: int) -> int:
-        """Number of documents in a shard."""
-        return self._file(shard).metadata.num_rows
-
-    def doc_id(self, shard: int, row: int) -> str:
-        return self._group(shard, row // DOCS_ROW_GROUP)["id"][row % DOCS_ROW_GROUP].as_py()
-
-    def text(self, shard: int, row: int) -> str:
-        return self._group(shard, row // DOCS_ROW_GROUP)["text"][row % DOCS_ROW_GROUP].as_py()
-
-    @functools.lru_cache(maxsize=256)
-    def normalized(self, shard: int, row: int) -> bytes:
-        """UTF-8 bytes of the normalised document, the space evidence offsets refer to."""
-        from overlap import text as ref
-
-        return ref.encode(ref.normalize(self.text(shard, row)))
-
-    @functools.lru_cache(maxsize=64)
-    def lexical(self, shard: int, row: int):
-        """The normalised document tokenised, for locating evidence in it."""
-        from overlap.lexical import LexicalBatch
-
-        return LexicalBatch.from_texts([self.normalized(shard, row).decode("utf-8", "surrogatepass")])
-
-    def excerpt(self, shard: int, row: int, byte_start: int, byte_end: int) -> tuple[int, int, str]:
-        """Character offsets and text of a byte span of the normalised document."""
-        return excerpt(self.normalized(shard, row), byte_start, byte_end)
-
-
-def excerpt(data: bytes, byte_start: int, byte_end: int) -> tuple[int, int, str]:
-    """Character offsets and text of the byte span ``[byte_start, byte_end)`` of normalised UTF-8 ``data``."""
-    start = len(data[:byte_start].decode("utf-8", "replace"))
-    piece = data[byte_start:byte_end].decode("utf-8", "replace")
-    return start, start + len(piece), piece

@@ -32,11 +32,12 @@ import numpy as np
 
 from overlap import models
 from overlap.embed_cache import EmbeddingCache, text_keys
+from overlap.index.documents import DocStore
 from overlap.index.manifest import IndexError_
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
-from overlap.signals.base import DocStore, Signal, SignalResult
+from overlap.signals.base import Signal, SignalResult
 
 NAME = "embedding"
 VECTORS = "embedding_vectors.npy"

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from overlap.index.documents import excerpt
 from overlap.lexical import LexicalBatch
 from overlap.signals import embedding
-from overlap.signals.base import FileBest, SignalResult, excerpt
+from overlap.signals.base import FileBest, SignalResult
 
 
 @dataclass

@@ -18,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
-from overlap import kernels
-from overlap.signals.runs import NpyStream
+from overlap.index.runs import NpyStream
+from overlap.index.sorting import sort_pairs
 
 BUCKET_LOAD = 16
 
@@ -85,4 +86,39 @@ class BucketedWriter:
 def lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """The value of each query hash in the set (int64), -1 where it is absent."""
     bits = (len(offsets) - 1).bit_length() - 1
-    return kernels.bucket_lookup(offsets, rems, values, prefixes(queries, bits))
+    return _sorted_lookup(offsets, rems, values, prefixes(queries, bits))
+
+
+@njit(cache=True)
+def _bucket_lookup(offsets, rems, values, query, positions, out):
+    """For sorted ``query`` prefixes: binary search of each one's low 32 bits in its bucket."""
+    for i in range(query.shape[0]):
+        p = query[i]
+        bucket = np.int64(p >> np.uint64(32))
+        r = np.uint32(p & np.uint64(0xFFFFFFFF))
+        lo = np.int64(offsets[bucket])
+        hi = np.int64(offsets[bucket + 1])
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if rems[mid] < r:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < offsets[bucket + 1] and rems[lo] == r:
+            out[positions[i]] = values[lo]
+
+
+def _sorted_lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` of each query prefix in the set, -1 where absent.
+
+    Queries are looked up in sorted order, so a large memory-mapped table is
+    read in increasing address order.
+    """
+    out = np.full(len(query), -1, dtype=np.int64)
+    if len(query) == 0 or len(rems) == 0:
+        return out
+    q = np.array(query, dtype=np.uint64)
+    positions = np.arange(len(q), dtype=np.int64)
+    sort_pairs(q, positions, np.empty_like(q), np.empty_like(positions), False)
+    _bucket_lookup(offsets, rems, values, q, positions, out)
+    return out

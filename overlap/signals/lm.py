@@ -43,8 +43,8 @@ def run(
     ``options``: ``model`` (a transformers folder, a .gguf file, or ``"default"``) and ``device``.
     """
     chunks = [c for c in np.array_split(np.arange(len(examples)), max(1, workers or 1)) if len(c)] or [[]]
-    tasks = [(LMTask(tuple(examples[i] for i in chunk), str(options["model"]), options.get("device", "cpu"),
-                     progress),) for chunk in chunks]
+    tasks = [LMTask(tuple(examples[i] for i in chunk), str(options["model"]), options.get("device", "cpu"), progress)
+             for chunk in chunks]
     return pl.concat(list(engines.get(engine, workers, ray_address).map(score_chunk, tasks)))
 
 

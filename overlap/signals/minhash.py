@@ -15,15 +15,19 @@ kept as their top 32 bits, with the window row of each).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from overlap import kernels
+from overlap.index.documents import DocStore
+from overlap.index.runs import FENCE, FileRun, NpyStream, merge_runs, spill_bytes, write_npy_header
+from overlap.index.sorting import sort_pairs
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
-from overlap.signals.base import DocStore, Signal, SignalResult
-from overlap.signals.runs import BandRuns, NpyStream, spill_bytes, stored_band
+from overlap.signals import minhash_kernels
+from overlap.signals.base import Signal, SignalResult
 
 NAME = "minhash"
 SIGNATURES = "minhash_signatures.npy"
@@ -84,6 +88,11 @@ def stored(sigs: np.ndarray, bits: int) -> np.ndarray:
 _SIGNATURE_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.uint32}
 
 
+def stored_band(hashes: np.ndarray) -> np.ndarray:
+    """Band hashes as the index stores them: the top 32 bits (sorted 64-bit hashes stay sorted)."""
+    return (hashes >> np.uint64(32)).astype(np.uint32)
+
+
 def window_blocks(params: dict) -> list[int]:
     """Blocks per window of each of ``window_shingles`` (``0``: one window per whole text)."""
     block = params["block_shingles"]
@@ -94,10 +103,10 @@ def cut_windows(minima: np.ndarray, block_offsets: np.ndarray, blocks_per_window
     """Windows of ``blocks_per_window`` blocks cut from block minima, each stepping ``window_step`` of its size.
 
     The one definition of the windows an index holds. Returns ``(signatures, doc,
-    first_block, end_block)`` (see ``kernels.windows``).
+    first_block, end_block)`` (see ``minhash_kernels.windows``).
     """
     step = max(int(blocks_per_window * params["window_step"]), 1)
-    return kernels.windows(minima, block_offsets, blocks_per_window, step)
+    return minhash_kernels.windows(minima, block_offsets, blocks_per_window, step)
 
 
 def index_windows(minima: np.ndarray, block_offsets: np.ndarray, params: dict) -> list[tuple]:
@@ -122,9 +131,9 @@ def index_windows(minima: np.ndarray, block_offsets: np.ndarray, params: dict) -
 
 def signatures(batch: LexicalBatch, params: dict, blocks_per_window: int = 0):
     """Window signatures of every text of a batch (``0``: one window per whole text)."""
-    a, b = kernels.permutations(params["num_perm"], params["minhash_seed"])
+    a, b = minhash_kernels.permutations(params["num_perm"], params["minhash_seed"])
     shingles, offsets = batch.grams(params["shingle_n"])
-    minima, block_offsets = kernels.block_minima(shingles, offsets, a, b, params["block_shingles"])
+    minima, block_offsets = minhash_kernels.block_minima(shingles, offsets, a, b, params["block_shingles"])
     return cut_windows(minima, block_offsets, blocks_per_window, params)
 
 
@@ -162,7 +171,7 @@ def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.nd
     def cut(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray]]:
         offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
         chunk = shingles[shingle_offsets[lo] : shingle_offsets[hi]]
-        minima, block_offsets = kernels.block_minima(chunk, offsets, *perm, params["block_shingles"])
+        minima, block_offsets = minhash_kernels.block_minima(chunk, offsets, *perm, params["block_shingles"])
         return [(sigs, _window_meta(batch, params, doc + lo, first, last))
                 for sigs, doc, first, last in index_windows(minima, block_offsets, params)]
 
@@ -185,7 +194,7 @@ def hit_window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, n
     def cut(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
         offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
         span = slice(shingle_offsets[lo], shingle_offsets[hi])
-        flags, block_offsets = kernels.block_hits(hit[span], offsets, block)
+        flags, block_offsets = minhash_kernels.block_hits(hit[span], offsets, block)
         layouts = []
         for marks, doc, first, last in index_windows(flags, block_offsets, params):
             keep = np.flatnonzero(marks[:, 0] == 0)
@@ -197,10 +206,10 @@ def hit_window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, n
         blocks_needed = np.flatnonzero(np.cumsum(needed[:-1]) > 0)
         position = np.full(len(flags), -1, dtype=np.int64)
         position[blocks_needed] = np.arange(len(blocks_needed))
-        minima = kernels.some_block_minima(shingles[span], offsets, block_offsets, *perm, block, blocks_needed)
+        minima = minhash_kernels.some_block_minima(shingles[span], offsets, block_offsets, *perm, block, blocks_needed)
         items = []
         for keep, doc, first, last, count in layouts:
-            sigs = kernels.gather_windows(minima, position, block_offsets, doc, first, last)
+            sigs = minhash_kernels.gather_windows(minima, position, block_offsets, doc, first, last)
             items.append((sigs, _window_meta(batch, params, doc + lo, first, last), keep, count))
         return items
 
@@ -223,6 +232,110 @@ def _window_meta(batch: LexicalBatch, params: dict, doc, first, last) -> np.ndar
     return np.stack([doc, start, end, hi - lo], axis=1)
 
 
+class BandRuns:
+    """LSH band hashes of consecutive signature rows, each band sorted with its row numbers, in bounded memory.
+
+    ``add`` takes ``[bands, w]`` 64-bit hashes of the next ``w`` rows. The
+    result, written by :meth:`finish`, is for each band its hashes sorted
+    (stably) and the row of each: ``np.argsort(all_bands, axis=1,
+    kind="stable")`` applied, as ``[bands, n]`` arrays of the hashes' top 32
+    bits (:func:`stored_band`) and uint32 rows. Sorting is on the full hashes;
+    only the files keep half of each: a band lookup then also meets rows
+    whose hash differs below the top 32 bits (one chance in 2^32 per row), and
+    the signature comparison that follows every lookup discards them.
+    """
+
+    def __init__(self, folder: str | Path, bands: int, budget: int):
+        self.folder = Path(folder)
+        self.bands = bands
+        self.budget = budget
+        # Per pending row: a hash per band, plus one band's keys, rows and sort scratch.
+        self.capacity = max(budget // (8 * bands + 24), 1024)
+        self.pending: list[np.ndarray] = []
+        self.fill = 0
+        self.base = 0
+        self.spilled: list[tuple[Path, Path, list[np.ndarray]]] = []
+
+    def add(self, hashes: np.ndarray) -> None:
+        """Buffer the band hashes of the next rows (kept, not copied)."""
+        for start in range(0, hashes.shape[1], self.capacity):
+            block = hashes[:, start : start + self.capacity]
+            if self.fill + block.shape[1] > self.capacity:
+                self.spill()
+            self.pending.append(block)
+            self.fill += block.shape[1]
+
+    def _write_sorted(self, keys_out, rows_out, final: bool) -> list[np.ndarray]:
+        """Sort each band of the pending rows and append it to the open files; return each band's fence.
+
+        Spilled runs keep the full 64-bit hashes (so merging them gives the
+        same order as one sort); ``final`` writes the stored 32-bit form.
+        """
+        n = self.fill
+        keys = np.empty(n, np.uint64)
+        rows = np.empty(n, np.uint32)
+        scratch_k = np.empty(n, np.uint64)
+        scratch_v = np.empty(n, np.uint32)
+        numbers = np.arange(self.base, self.base + n, dtype=np.uint32)
+        fences = []
+        for j in range(self.bands):
+            np.concatenate([p[j] for p in self.pending], out=keys)
+            rows[:] = numbers
+            sort_pairs(keys, rows, scratch_k, scratch_v, False)
+            (stored_band(keys) if final else keys).tofile(keys_out)
+            rows.tofile(rows_out)
+            fences.append(keys[::FENCE].copy())
+        self.pending = []
+        self.base += n
+        self.fill = 0
+        return fences
+
+    def spill(self) -> None:
+        if not self.fill:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        number = len(self.spilled)
+        paths = (self.folder / f"bands-{number:05d}-keys.npy", self.folder / f"bands-{number:05d}-rows.npy")
+        with open(paths[0], "wb") as keys_out, open(paths[1], "wb") as rows_out:
+            write_npy_header(keys_out, np.uint64, (self.bands, self.fill))
+            write_npy_header(rows_out, np.uint32, (self.bands, self.fill))
+            fences = self._write_sorted(keys_out, rows_out, final=False)
+        self.spilled.append((*paths, fences))
+
+    def finish(self, keys_path: str | Path, rows_path: str | Path) -> int:
+        """Write the ``[bands, n]`` sorted hashes and rows; return ``n``."""
+        total = self.base + self.fill
+        with open(keys_path, "wb") as keys_out, open(rows_path, "wb") as rows_out:
+            write_npy_header(keys_out, np.uint32, (self.bands, total))
+            write_npy_header(rows_out, np.uint32, (self.bands, total))
+            if not self.spilled:
+                if self.fill:
+                    self._write_sorted(keys_out, rows_out, final=True)
+            else:
+                self.spill()
+                capacity = max(self.budget // 24, 1024)
+                buffers = (np.empty(capacity, np.uint64), np.empty(capacity, np.uint32),
+                           np.empty(capacity, np.uint64), np.empty(capacity, np.uint32))
+
+                def emit(k: np.ndarray, v: np.ndarray) -> None:
+                    stored_band(k).tofile(keys_out)
+                    v.tofile(rows_out)
+
+                for j in range(self.bands):
+                    runs = [FileRun(k, v, fences[j], row=j) for k, v, fences in self.spilled]
+                    try:
+                        merge_runs(runs, emit, False, capacity, buffers)
+                    finally:
+                        for run in runs:
+                            run.close()
+                del buffers
+        self.pending = []
+        self.fill = 0
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.spilled = []
+        return total
+
+
 class Builder:
     """Writes one shard's window signatures as they come; bands are sorted at the end, in bounded memory.
 
@@ -230,13 +343,13 @@ class Builder:
     from them. Signatures and window rows stream straight into their files;
     band hashes are buffered up to the memory budget (``options["spill_bytes"]``,
     ``$OVERLAP_SPILL_BYTES``, default 128 MiB) and spilled as sorted runs to
-    the shard's temp folder when it is exceeded (see ``signals/runs.py``).
+    the shard's temp folder when it is exceeded (:class:`BandRuns`, built on ``index/runs.py``).
     """
 
     def __init__(self, params: dict, writer: ShardWriter, options: dict | None = None):
         self.params = params
         self.writer = writer
-        self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
+        self.perm = minhash_kernels.permutations(params["num_perm"], params["minhash_seed"])
         self.sigs = NpyStream(writer.path(SIGNATURES), _SIGNATURE_DTYPES[params["signature_bits"]],
                               (params["num_perm"],))
         self.meta = NpyStream(writer.path(WINDOWS), np.int32, (4,))
@@ -250,7 +363,7 @@ class Builder:
     def _write(self, sigs: np.ndarray, meta: np.ndarray) -> None:
         self.sigs.append(stored(sigs, self.params["signature_bits"]))
         self.meta.append(meta)
-        self.bands.add(kernels.band_hashes(sigs, self.params["bands"], self.params["rows"]))
+        self.bands.add(minhash_kernels.band_hashes(sigs, self.params["bands"], self.params["rows"]))
 
     def finish(self) -> dict[str, int]:
         windows = self.sigs.close()
@@ -287,9 +400,9 @@ class Reader:
         row = np.full(len(batch), -1, dtype=np.int64)
         score = np.zeros(len(batch))
         if len(qsigs) and len(self.sigs):
-            qbands = stored_band(kernels.band_hashes(qsigs, p["bands"], p["rows"]))
+            qbands = stored_band(minhash_kernels.band_hashes(qsigs, p["bands"], p["rows"]))
             bits = p["signature_bits"]
-            best, est = kernels.best_candidates(
+            best, est = minhash_kernels.best_candidates(
                 qbands, stored(qsigs, bits), self.bands, self.rows, self.sigs, MAX_CANDIDATES_PER_BAND, bits
             )
             row[qdoc], score[qdoc] = best, est

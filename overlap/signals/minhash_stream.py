@@ -42,11 +42,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from overlap import kernels, probe
+from overlap import probe
+from overlap.index.documents import excerpt
+from overlap.index.sorting import unique_keys
 from overlap.lexical import LexicalBatch
-from overlap.signals import minhash
-from overlap.signals.base import FileBest, SignalResult, excerpt
-from overlap.signals.runs import stored_band
+from overlap.signals import minhash, minhash_kernels
+from overlap.signals.base import FileBest, SignalResult
+from overlap.signals.minhash import stored_band
 
 
 @dataclass
@@ -68,8 +70,8 @@ def shingle_keys(grams: np.ndarray) -> np.ndarray:
 def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side:
     """Signatures and band table of the query texts, exactly as a scan computes them, and their shingle table."""
     sigs, owner = minhash.query_signatures(batch, params)
-    qbands = stored_band(kernels.band_hashes(sigs, params["bands"], params["rows"]))
-    shingles = probe.KeyTable.build(kernels.unique_keys(shingle_keys(batch.grams(params["shingle_n"])[0])))
+    qbands = stored_band(minhash_kernels.band_hashes(sigs, params["bands"], params["rows"]))
+    shingles = probe.KeyTable.build(unique_keys(shingle_keys(batch.grams(params["shingle_n"])[0])))
     return Side(minhash.stored(sigs, params["signature_bits"]), owner, probe.BandTable.build(qbands), shingles,
                 len(batch))
 
@@ -80,7 +82,7 @@ class Probe:
     def __init__(self, side: Side, params: dict, options: dict | None = None):
         self.side = side
         self.params = params
-        self.perm = kernels.permutations(params["num_perm"], params["minhash_seed"])
+        self.perm = minhash_kernels.permutations(params["num_perm"], params["minhash_seed"])
         nsig = len(side.sigs)
         self.counts = np.zeros((params["bands"], nsig), dtype=np.int32)
         self.score = np.zeros(nsig)
@@ -96,7 +98,7 @@ class Probe:
         hit = self.side.shingles.contains(shingle_keys(batch.grams(p["shingle_n"])[0]))
         for sigs, meta, numbers, count in minhash.hit_window_rows(batch, p, self.perm, hit):
             if len(sigs):
-                wbands = stored_band(kernels.band_hashes(sigs, p["bands"], p["rows"]))
+                wbands = stored_band(minhash_kernels.band_hashes(sigs, p["bands"], p["rows"]))
                 best = probe.probe_windows(
                     self.side.bands, wbands, minhash.stored(sigs, p["signature_bits"]), self.side.sigs,
                     self.counts, minhash.MAX_CANDIDATES_PER_BAND, p["signature_bits"], self.score, self.row,

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from overlap import kernels
+from overlap.index.documents import DocStore
+from overlap.index.runs import SortedRuns, spill_bytes
 from overlap.index.store import Shard, ShardWriter
 from overlap.lexical import LexicalBatch
+from overlap.lexical_kernels import aligned_words
 from overlap.signals import hashtable
-from overlap.signals.base import DocStore, Signal, SignalResult
-from overlap.signals.runs import SortedRuns, spill_bytes
+from overlap.signals.base import Signal, SignalResult
 
 NAME = "ngram"
 HASHES = "ngram_hashes.npy"
@@ -57,7 +58,7 @@ class Builder:
     (``options["spill_bytes"]``, ``$OVERLAP_SPILL_BYTES``, default 128 MiB),
     sorted into runs spilled to the shard's temp folder, and merged at the end
     into the bucketed hash set with each hash's first document group (see
-    ``signals/runs.py``); the spill files are gone before the shard commits.
+    ``index/runs.py``); the spill files are gone before the shard commits.
     """
 
     def __init__(self, params: dict, writer: ShardWriter, options: dict | None = None):
@@ -180,7 +181,7 @@ def _alignment(batch: LexicalBatch, d: int, anchor_grams: np.ndarray, anchor_at:
     found = np.minimum(np.searchsorted(sorted_grams, anchor_grams), len(order) - 1)
     present = sorted_grams[found] == anchor_grams
     words = batch.word_hashes[batch.word_offsets[d] : batch.word_offsets[d + 1]]
-    aligned = kernels.aligned_words(words, document.word_hashes, anchor_at[present], order[found[present]], matched, n)
+    aligned = aligned_words(words, document.word_hashes, anchor_at[present], order[found[present]], matched, n)
     return aligned / len(words)
 
 

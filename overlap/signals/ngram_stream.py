@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from overlap import kernels, probe
+from overlap import probe
+from overlap.index.sorting import unique_keys
 from overlap.lexical import LexicalBatch
 from overlap.signals import ngram
 from overlap.signals.base import SignalResult
@@ -35,7 +36,7 @@ class Side:
 def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side:
     """Build the in-memory table of the query texts' n-grams."""
     grams, _ = batch.grams(params["ngram_n"])
-    return Side(probe.KeyTable.build(kernels.unique_keys(grams)))
+    return Side(probe.KeyTable.build(unique_keys(grams)))
 
 
 @dataclass

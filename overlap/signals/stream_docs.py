@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from overlap.signals.base import DocStore
+from overlap.index.documents import DocStore
 
 
 class CitedDocs(DocStore):

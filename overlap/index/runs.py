@@ -1,4 +1,4 @@
-"""Bounded-memory building blocks for shard builders: sorted runs spilled to disk, streamed .npy files.
+"""External sort for shard builders: sorted runs spilled to disk and merged, streamed .npy files.
 
 A shard of a corpus larger than memory cannot hold all its n-gram hashes (or
 all its LSH band hashes) in RAM until the end. :class:`SortedRuns` buffers
@@ -12,7 +12,8 @@ result is exactly ``np.argsort(all_keys, kind="stable")`` of everything added
 in memory at once.
 
 :class:`NpyStream` appends rows to a ``.npy`` file whose length is only known
-at the end (signatures written batch by batch).
+at the end (signatures written batch by batch). The MinHash signal's band
+runs (``signals/minhash.py``) are built from the same pieces.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from overlap import kernels
+from overlap.index.sorting import merge_sorted, sort_pairs
 
 DEFAULT_SPILL_BYTES = 128 << 20
 SPILL_ENV = "OVERLAP_SPILL_BYTES"
@@ -52,6 +53,11 @@ def _npy_header(dtype: np.dtype, shape: tuple[int, ...], length: int | None = No
     if used > length:
         raise ValueError("npy header does not fit its reserved space")
     return _MAGIC + struct.pack("<H", length - len(_MAGIC) - 2) + (text + " " * (length - used) + "\n").encode("latin1")
+
+
+def write_npy_header(handle, dtype, shape: tuple[int, ...]) -> None:
+    """Start a ``.npy`` file of a known shape; the caller writes the C-order data after it."""
+    handle.write(_npy_header(np.dtype(dtype), tuple(shape)))
 
 
 class NpyStream:
@@ -244,7 +250,7 @@ def merge_runs(
                 edges.append(edges[-1] + b - a)
         fill = edges[-1]
         bounds = np.array(edges, dtype=np.int64)
-        kept = kernels.merge_sorted(bk[:fill], bv[:fill], bounds, sk[:fill], sv[:fill], unique)
+        kept = merge_sorted(bk[:fill], bv[:fill], bounds, sk[:fill], sv[:fill], unique)
         emit(bk[:kept], bv[:kept])
 
 
@@ -288,7 +294,7 @@ class SortedRuns:
         np.concatenate([v for _, v in self.pending], out=values)
         self.pending = []
         self.fill = 0
-        kept = kernels.sort_pairs(keys, values, sk, sv, self.unique)
+        kept = sort_pairs(keys, values, sk, sv, self.unique)
         return keys[:kept], values[:kept]
 
     def spill(self) -> None:
@@ -334,117 +340,3 @@ class SortedRuns:
         self.fill = 0
         shutil.rmtree(self.folder, ignore_errors=True)
         self.spilled = []
-
-
-def write_npy_header(handle, dtype, shape: tuple[int, ...]) -> None:
-    """Start a ``.npy`` file of a known shape; the caller writes the C-order data after it."""
-    handle.write(_npy_header(np.dtype(dtype), tuple(shape)))
-
-
-def stored_band(hashes: np.ndarray) -> np.ndarray:
-    """Band hashes as the index stores them: the top 32 bits (sorted 64-bit hashes stay sorted)."""
-    return (hashes >> np.uint64(32)).astype(np.uint32)
-
-
-class BandRuns:
-    """LSH band hashes of consecutive signature rows, each band sorted with its row numbers, in bounded memory.
-
-    ``add`` takes ``[bands, w]`` 64-bit hashes of the next ``w`` rows. The
-    result, written by :meth:`finish`, is for each band its hashes sorted
-    (stably) and the row of each: ``np.argsort(all_bands, axis=1,
-    kind="stable")`` applied, as ``[bands, n]`` arrays of the hashes' top 32
-    bits (:func:`stored_band`) and uint32 rows. Sorting is on the full hashes;
-    only the files keep half of each: a band lookup then also meets rows
-    whose hash differs below the top 32 bits (one chance in 2^32 per row), and
-    the signature comparison that follows every lookup discards them.
-    """
-
-    def __init__(self, folder: str | Path, bands: int, budget: int):
-        self.folder = Path(folder)
-        self.bands = bands
-        self.budget = budget
-        # Per pending row: a hash per band, plus one band's keys, rows and sort scratch.
-        self.capacity = max(budget // (8 * bands + 24), 1024)
-        self.pending: list[np.ndarray] = []
-        self.fill = 0
-        self.base = 0
-        self.spilled: list[tuple[Path, Path, list[np.ndarray]]] = []
-
-    def add(self, hashes: np.ndarray) -> None:
-        """Buffer the band hashes of the next rows (kept, not copied)."""
-        for start in range(0, hashes.shape[1], self.capacity):
-            block = hashes[:, start : start + self.capacity]
-            if self.fill + block.shape[1] > self.capacity:
-                self.spill()
-            self.pending.append(block)
-            self.fill += block.shape[1]
-
-    def _write_sorted(self, keys_out, rows_out, final: bool) -> list[np.ndarray]:
-        """Sort each band of the pending rows and append it to the open files; return each band's fence.
-
-        Spilled runs keep the full 64-bit hashes (so merging them gives the
-        same order as one sort); ``final`` writes the stored 32-bit form.
-        """
-        n = self.fill
-        keys = np.empty(n, np.uint64)
-        rows = np.empty(n, np.uint32)
-        scratch_k = np.empty(n, np.uint64)
-        scratch_v = np.empty(n, np.uint32)
-        numbers = np.arange(self.base, self.base + n, dtype=np.uint32)
-        fences = []
-        for j in range(self.bands):
-            np.concatenate([p[j] for p in self.pending], out=keys)
-            rows[:] = numbers
-            kernels.sort_pairs(keys, rows, scratch_k, scratch_v, False)
-            (stored_band(keys) if final else keys).tofile(keys_out)
-            rows.tofile(rows_out)
-            fences.append(keys[::FENCE].copy())
-        self.pending = []
-        self.base += n
-        self.fill = 0
-        return fences
-
-    def spill(self) -> None:
-        if not self.fill:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        number = len(self.spilled)
-        paths = (self.folder / f"bands-{number:05d}-keys.npy", self.folder / f"bands-{number:05d}-rows.npy")
-        with open(paths[0], "wb") as keys_out, open(paths[1], "wb") as rows_out:
-            write_npy_header(keys_out, np.uint64, (self.bands, self.fill))
-            write_npy_header(rows_out, np.uint32, (self.bands, self.fill))
-            fences = self._write_sorted(keys_out, rows_out, final=False)
-        self.spilled.append((*paths, fences))
-
-    def finish(self, keys_path: str | Path, rows_path: str | Path) -> int:
-        """Write the ``[bands, n]`` sorted hashes and rows; return ``n``."""
-        total = self.base + self.fill
-        with open(keys_path, "wb") as keys_out, open(rows_path, "wb") as rows_out:
-            write_npy_header(keys_out, np.uint32, (self.bands, total))
-            write_npy_header(rows_out, np.uint32, (self.bands, total))
-            if not self.spilled:
-                if self.fill:
-                    self._write_sorted(keys_out, rows_out, final=True)
-            else:
-                self.spill()
-                capacity = max(self.budget // 24, 1024)
-                buffers = (np.empty(capacity, np.uint64), np.empty(capacity, np.uint32),
-                           np.empty(capacity, np.uint64), np.empty(capacity, np.uint32))
-
-                def emit(k: np.ndarray, v: np.ndarray) -> None:
-                    stored_band(k).tofile(keys_out)
-                    v.tofile(rows_out)
-
-                for j in range(self.bands):
-                    runs = [FileRun(k, v, fences[j], row=j) for k, v, fences in self.spilled]
-                    try:
-                        merge_runs(runs, emit, False, capacity, buffers)
-                    finally:
-                        for run in runs:
-                            run.close()
-                del buffers
-        self.pending = []
-        self.fill = 0
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.spilled = []
-        return total

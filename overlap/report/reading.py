@@ -16,7 +16,7 @@ import polars as pl
 
 from overlap import signals as registry
 from overlap.report.model import ReportData
-from overlap.score import FAMILIAR_AT
+from overlap.score import FAMILIAR_AT, LABELS
 
 
 def _e(value: object) -> str:
@@ -54,7 +54,7 @@ def known(data: ReportData) -> str:
     n, live = data.n, data.live
     if n == 0:
         return "The scores table is empty: there is nothing to read."
-    fam, bord, nov, empty = (data.counts[k] for k in ("familiar", "borderline", "novel", "empty"))
+    fam, bord, nov, empty = (data.counts[k] for k in LABELS)
     share = fam / live if live else 0.0
     parts = [
         f"Of {_count(n, 'example')}, {_b(f'{fam:,}')} {'is' if fam == 1 else 'are'} familiar "

@@ -27,14 +27,17 @@ def _key_arrays():
     ]
 
 
+def _assert_sorts_like_the_reference(keys: np.ndarray, values: np.ndarray, unique: bool) -> None:
+    got = sorted_pairs(keys, values, unique)
+    want = reference_sort(keys, values, unique)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
 @pytest.mark.parametrize("unique", [False, True])
 def test_sort_pairs_is_a_stable_argsort(unique):
     for keys in _key_arrays():
-        values = np.arange(len(keys), dtype=np.uint32)
-        got = sorted_pairs(keys, values, unique)
-        want = reference_sort(keys, values, unique)
-        np.testing.assert_array_equal(got[0], want[0])
-        np.testing.assert_array_equal(got[1], want[1])
+        _assert_sorts_like_the_reference(keys, np.arange(len(keys), dtype=np.uint32), unique)
 
 
 @settings(max_examples=60, deadline=None)
@@ -42,11 +45,7 @@ def test_sort_pairs_is_a_stable_argsort(unique):
        st.booleans())
 def test_sort_pairs_on_generated_keys(raw, unique):
     keys = np.array(raw, dtype=np.uint64)
-    values = np.arange(len(keys), dtype=np.int64)
-    got = sorted_pairs(keys, values, unique)
-    want = reference_sort(keys, values, unique)
-    np.testing.assert_array_equal(got[0], want[0])
-    np.testing.assert_array_equal(got[1], want[1])
+    _assert_sorts_like_the_reference(keys, np.arange(len(keys), dtype=np.int64), unique)
 
 
 @settings(max_examples=60, deadline=None)

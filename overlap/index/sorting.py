@@ -16,6 +16,18 @@ from overlap.threads import batch_kernel  # sets numba's threading layer before 
 
 
 @njit(inline="always")
+def lower_bound(sorted_values, lo, hi, v):
+    """First position in ``[lo, hi)`` of ``sorted_values`` whose value is not below ``v`` (``hi`` if none)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sorted_values[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always")
 def _keep_first(keys, values):
     """Compact sorted pairs in place to the first of each run of equal keys; return the count."""
     count = 0

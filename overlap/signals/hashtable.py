@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from overlap.index.runs import NpyStream
-from overlap.index.sorting import sort_pairs
+from overlap.index.sorting import lower_bound, sort_pairs
 
 BUCKET_LOAD = 16
 
@@ -96,15 +96,9 @@ def _bucket_lookup(offsets, rems, values, query, positions, out):
         p = query[i]
         bucket = np.int64(p >> np.uint64(32))
         r = np.uint32(p & np.uint64(0xFFFFFFFF))
-        lo = np.int64(offsets[bucket])
         hi = np.int64(offsets[bucket + 1])
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if rems[mid] < r:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < offsets[bucket + 1] and rems[lo] == r:
+        lo = lower_bound(rems, np.int64(offsets[bucket]), hi, r)
+        if lo < hi and rems[lo] == r:
             out[positions[i]] = values[lo]
 
 

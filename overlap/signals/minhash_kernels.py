@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from overlap import text as ref
+from overlap.index.sorting import lower_bound
 from overlap.lexical_kernels import mix64
 from overlap.threads import batch_kernel  # sets numba's threading layer before any kernel runs
 
@@ -242,13 +243,7 @@ def _gallop(sorted_values, lo, v):
         if hi > n:
             hi = n
         # sorted_values[lo] < v <= sorted_values[hi] (or hi == n): binary search in (lo, hi]
-        lo += 1
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if sorted_values[mid] < v:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = lower_bound(sorted_values, lo + 1, hi, v)
     return lo
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from overlap import lexical_kernels
 from overlap import text as ref
 from overlap.lexical import LexicalBatch
 
@@ -53,3 +54,22 @@ def test_tokenize_and_ngrams_match_reference_on_bundled_corpus():
 @given(st.lists(unicode_text, max_size=6))
 def test_tokenize_and_ngrams_match_reference_on_unicode(texts):
     _check_lexical(texts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.text(max_size=60)),
+                max_size=8))
+def test_pack_equals_the_reference_normalisation(texts):
+    buf, offsets = lexical_kernels.pack(texts)
+    for d, t in enumerate(texts):
+        assert buf[offsets[d] : offsets[d + 1]].tobytes() == ref.encode(ref.normalize(t))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=6))
+def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
+    buf, offsets = lexical_kernels.pack(texts)
+    table = ref.word_char_table()
+    tokenize = lexical_kernels._tokenize
+    for got, want in zip(tokenize.serial(buf, offsets, table), tokenize.compiled(buf, offsets, table)):
+        np.testing.assert_array_equal(got, want)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap.index.sorting import merge_sorted, sorted_pairs
+from overlap.index.sorting import merge_sorted, sorted_pairs, unique_keys
 
 from conftest import reference_sort
 
@@ -60,3 +60,10 @@ def test_merge_sorted_segments_is_a_stable_sort(segments, unique):
     count = merge_sorted(k, v, bounds, np.empty_like(k), np.empty_like(v), unique)
     np.testing.assert_array_equal(k[:count], want[0])
     np.testing.assert_array_equal(v[:count], want[1])
+
+
+def test_unique_keys_is_np_unique():
+    rng = np.random.default_rng(2)
+    keys = rng.integers(0, 1000, 5000).astype(np.uint64)
+    np.testing.assert_array_equal(unique_keys(keys), np.unique(keys))
+    assert len(unique_keys(np.zeros(0, dtype=np.uint64))) == 0

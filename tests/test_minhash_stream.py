@@ -1,19 +1,14 @@
-"""The kernels stream mode adds: hashing only the MinHash windows that hold a dataset shingle, and packing.
+"""MinHash in stream mode (``overlap/signals/minhash_stream.py``): hashing only the windows that hold a dataset shingle.
 
-Each is held to the plain computation it replaces: windows cut from a subset
-of block minima equal the same windows of the full computation, and packing
-equals ``text.py``'s normalisation.
+Windows cut from a subset of block minima equal the same windows of the full
+computation, and a window with no shingle of the dataset shares no minimum with it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from overlap import data, lexical_kernels, probe
-from overlap import text as ref
-from overlap.index.sorting import unique_keys
+from overlap import data
 from overlap.lexical import LexicalBatch
 from overlap.signals import minhash, minhash_kernels, minhash_stream
 
@@ -69,37 +64,3 @@ def test_a_window_without_shared_shingles_shares_no_minimum():
     tw, _ = minhash_kernels.block_minima(twin, np.array([0, 20]), *perm, 20)
     np.testing.assert_array_equal(qa, tw)
     assert (minhash_stream.shingle_keys(twin) == minhash_stream.shingle_keys(a[:20])).all()
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 1 << 62), max_size=300, unique=True), st.lists(st.integers(0, 1 << 62), max_size=300))
-def test_key_table_contains_exactly_its_keys(keys, queries):
-    table = probe.KeyTable.build(np.array(keys, dtype=np.uint64))
-    asked = np.array(queries + keys[:50], dtype=np.uint64)
-    np.testing.assert_array_equal(table.contains(asked), np.isin(asked, np.array(keys, dtype=np.uint64)))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.text(max_size=60)),
-                max_size=8))
-def test_pack_equals_the_reference_normalisation(texts):
-    buf, offsets = lexical_kernels.pack(texts)
-    for d, t in enumerate(texts):
-        assert buf[offsets[d] : offsets[d + 1]].tobytes() == ref.encode(ref.normalize(t))
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(max_size=80), max_size=6))
-def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
-    buf, offsets = lexical_kernels.pack(texts)
-    table = ref.word_char_table()
-    tokenize = lexical_kernels._tokenize
-    for got, want in zip(tokenize.serial(buf, offsets, table), tokenize.compiled(buf, offsets, table)):
-        np.testing.assert_array_equal(got, want)
-
-
-def test_unique_keys_is_np_unique():
-    rng = np.random.default_rng(2)
-    keys = rng.integers(0, 1000, 5000).astype(np.uint64)
-    np.testing.assert_array_equal(unique_keys(keys), np.unique(keys))
-    assert len(unique_keys(np.zeros(0, dtype=np.uint64))) == 0

@@ -12,6 +12,7 @@ import time
 import click
 
 from overlap import api, calibrate, progress, summary
+from overlap import signals as signal_registry
 from overlap.distill import DEFAULT_DIMS
 from overlap.engines import ENGINES, EngineError
 from overlap.index.manifest import IndexError_
@@ -63,7 +64,7 @@ model_option = click.option("--model", default=None, help="Local sentence-transf
 @index.command("build")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Index directory.")
-@click.option("--signals", default=None, help="Comma list of ngram,minhash,embedding (default: all).")
+@click.option("--signals", default=None, help=f"Comma list of {','.join(signal_registry.names())} (default: all).")
 @text_field_option
 @id_field_option
 @click.option("--corpus-layout", default=None, metavar="NAME|FILE.json",
@@ -171,7 +172,8 @@ def index_info(directory) -> None:
                    "(repeat for several). Not with --index.")
 @click.option("--corpus-layout", default=None, metavar="NAME|FILE.json",
               help="With --corpus: read it as a download of a public corpus (see `overlap index layouts`).")
-@click.option("--signals", default=None, help="With --corpus: comma list of ngram,minhash,embedding (default: all).")
+@click.option("--signals", default=None,
+              help=f"With --corpus: comma list of {','.join(signal_registry.names())} (default: all).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores file: .parquet, .jsonl or .csv.")
 @text_field_option
 @id_field_option

@@ -30,6 +30,11 @@ def nearest(novel_share: float, shares: list[dict]) -> dict | None:
     return min(shares, key=lambda s: abs(math.log(max(s["novel_share"], 1e-3) / x)))
 
 
+def _uniform(row: dict) -> bool:
+    """Whether the default weights were exactly uniform at this measured share (the target already met)."""
+    return abs(row.get("overlap_novel_weight_share", math.nan) - row["novel_share"]) < 1e-9
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:+.0f}%" if abs(x) >= 0.095 else f"{100 * x:+.1f}%"
 
@@ -38,12 +43,20 @@ def measured(novel_share: float) -> str:
     """One paragraph: the set's regime (its novel share) and what the benchmark measured nearest to it."""
     ev = evidence()
     row = nearest(novel_share, ev["shares"])
+    if row is not None and _uniform(row) and novel_share < row["novel_share"]:
+        # A set below that share is still reweighted: quote the nearest share where weights moved.
+        row = nearest(novel_share, [r for r in ev["shares"] if not _uniform(r)]) or row
     head = f"This set is {100 * novel_share:.0f}% novel by the scan."
     if row is None or "overlap" not in row:
         return head + " No fine-tune measurement ships with this installation."
     if abs(math.log(max(row["novel_share"], 1e-3) / max(novel_share, 1e-3))) > math.log(2):
         shares = ", ".join(f"{100 * r['novel_share']:.0f}%" for r in ev["shares"])
         head += f" Nothing was measured near that share (measured: {shares}); the nearest says:"
+    if _uniform(row):
+        return (f"{head} In the fine-tune benchmark (SmolLM2-135M, an invented rule as {100 * row['novel_share']:.0f}% "
+                f"of the set) the novel rows already held the default target share, so the default weights were "
+                f"exactly uniform and training was unchanged; its gains were measured on smaller novel shares, "
+                f"where the weights move (see {ev['link']}).")
     o = row["overlap"]
     spread = f"95% CI {_pct(o['ci95'][0])} to {_pct(o['ci95'][1])}" if o["ci95"] else "one seed, no interval"
     text = (f"{head} In the fine-tune benchmark (SmolLM2-135M, an invented rule as {100 * row['novel_share']:.0f}% "

@@ -17,7 +17,8 @@ def _row(share: float, change: float) -> dict:
 def shipped(tmp_path, monkeypatch):
     path = tmp_path / "ev.json"
     path.write_text(json.dumps({"set": "rule", "link": "benchmarks/finetune/results-minority.md",
-                                "shares": [_row(0.05, -0.30), _row(0.2, -0.15), _row(0.5, 0.0)]}))
+                                "shares": [_row(0.05, -0.30), _row(0.2, -0.15),
+                                           {**_row(0.5, 0.0), "overlap_novel_weight_share": 0.5}]}))
     monkeypatch.setattr(advice, "EVIDENCE_FILE", path)
     advice.evidence.cache_clear()
     yield
@@ -42,6 +43,14 @@ def test_measured_quotes_the_nearest_share(shipped):
 def test_measured_says_when_no_share_is_near(shipped):
     assert "Nothing was measured near that share (measured: 5%, 20%, 50%)" in advice.measured(0.005)
     assert "Nothing was measured near that share" not in advice.measured(0.9)  # under 2x from 50%
+
+
+def test_a_share_where_the_weights_were_uniform_says_so_and_only_above_it(shipped):
+    text = advice.measured(0.9)
+    assert "exactly uniform and training was unchanged" in text and "as 50% of the set" in text
+    assert "+0.0%" not in text
+    below = advice.measured(0.4)  # nearer 50% than 20%, but a 40% set is still reweighted
+    assert "as 20% of the set" in below and "-15%" in below
 
 
 def test_measured_without_evidence(tmp_path, monkeypatch):

@@ -86,7 +86,9 @@ def evidence(records: list[dict], set_name: str = "rule") -> dict:
         uni = _values(records, set_name, share, "uniform", "heldout_novel_loss")
         if not len(uni):
             continue
-        row = {"novel_share": share, "seeds": int(len(uni)), "uniform_heldout_novel_loss": float(uni.mean())}
+        info = next(r["info"] for r in records if r["set"] == set_name and r["novel_share"] == share)
+        row = {"novel_share": share, "seeds": int(len(uni)), "uniform_heldout_novel_loss": float(uni.mean()),
+               "overlap_novel_weight_share": info["overlap_novel_weight_share"]}
         for m in ("overlap", "permuted", "oracle", "model"):
             d = paired(records, set_name, share, m, "heldout_novel_loss")
             if len(d):

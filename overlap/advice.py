@@ -63,7 +63,8 @@ def measured(novel_share: float) -> str:
             f"of the set, {row['seeds']} seed(s), equal steps), the default weights changed the loss on held-out "
             f"instances of the novel rule by {_pct(o['heldout_novel_loss_change'])} against uniform training "
             f"({spread})")
-    others = [f"{name} {_pct(row[name]['heldout_novel_loss_change'])}" for name in ("permuted", "oracle")
+    shown = {"permuted": "permuted", "oracle": "oracle", "model": "base-model loss labels"}
+    others = [f"{label} {_pct(row[name]['heldout_novel_loss_change'])}" for name, label in shown.items()
               if name in row]
     if others:
         text += " (" + ", ".join(others) + ")"

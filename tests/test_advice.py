@@ -10,7 +10,8 @@ def _row(share: float, change: float) -> dict:
     measured = {"heldout_novel_loss_change": change, "ci95": [change - 0.02, change + 0.02],
                 "familiar_retention_change": -0.004, "general_loss_change": 0.003}
     return {"novel_share": share, "seeds": 3, "uniform_heldout_novel_loss": 2.0,
-            "overlap": measured, "permuted": {**measured, "heldout_novel_loss_change": 0.01}}
+            "overlap": measured, "permuted": {**measured, "heldout_novel_loss_change": 0.01},
+            "model": {**measured, "heldout_novel_loss_change": -0.04}}
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_measured_quotes_the_nearest_share(shipped):
     text = advice.measured(0.18)
     assert text.startswith("This set is 18% novel by the scan.")
     assert "as 20% of the set" in text and "3 seed(s)" in text and "-15%" in text and "95% CI -17% to -13%" in text
-    assert "permuted +1.0%" in text and "results-minority.md" in text
+    assert "permuted +1.0%" in text and "base-model loss labels -4.0%" in text and "results-minority.md" in text
 
 
 def test_measured_says_when_no_share_is_near(shipped):

@@ -61,6 +61,20 @@ def load_docs(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
+def write_bad_corpus(folder: Path, files: int, name: str = "c-{k}.jsonl.gz") -> list[str]:
+    """``files`` JSONL.gz corpus files of three documents each; in the second, line 2's text is a number."""
+    paths = []
+    for k in range(files):
+        records = [{"id": f"d{k}-{i}", "text": f"document {i} of file {k} with a few words"} for i in range(3)]
+        if k == 1:
+            records[1]["text"] = 42
+        path = folder / name.format(k=k)
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(r) + "\n" for r in records)
+        paths.append(str(path))
+    return paths
+
+
 def bundled_texts(per_file: int = 12, max_chars: int = 6000) -> list[str]:
     """A deterministic sample of bundled documents (cut, so the plain reference stays quick)."""
     rng = random.Random(5)

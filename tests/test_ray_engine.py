@@ -28,6 +28,8 @@ from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.scan import scan_examples
 from overlap.threads import set_threads
 
+from conftest import write_bad_corpus
+
 ray = pytest.importorskip("ray")
 
 SIGNALS = "ngram,minhash"
@@ -154,16 +156,7 @@ def test_sampled_build_is_the_same_on_both_engines(tmp_path, layout_args):
 @pytest.fixture()
 def bad_corpus(tmp_path) -> list[str]:
     """Three JSONL.gz shards; the second has a record whose text is a number on line 2."""
-    paths = []
-    for k in range(3):
-        records = [{"id": f"d{k}-{i}", "text": f"document {i} of shard {k} with a few words"} for i in range(3)]
-        if k == 1:
-            records[1]["text"] = 42
-        path = tmp_path / f"c4-train.{k:05d}-of-00003.json.gz"
-        with gzip.open(path, "wt", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(r) + "\n" for r in records)
-        paths.append(str(path))
-    return paths
+    return write_bad_corpus(tmp_path, 3, "c4-train.{k:05d}-of-00003.json.gz")
 
 
 def test_input_error_in_a_ray_task_reaches_the_caller_as_itself(tmp_path, bad_corpus):

@@ -9,7 +9,6 @@ window numbering across batches and the cap's tie rules are exercised.
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from overlap.io import InputError, read_dataset, read_table
 from overlap.scan import scan_examples
 from overlap.stream import scan_corpus
 
-from conftest import load_docs
+from conftest import load_docs, write_bad_corpus
 
 BOILERPLATE = ("All rights reserved. No part of this publication may be reproduced, distributed, or "
                "transmitted in any form or by any means without the prior written permission of the publisher.")
@@ -152,21 +151,8 @@ def test_index_and_corpus_together_are_refused_in_one_line(tmp_path, lexical_ind
         "error: give either an index (--index) or a corpus to stream (--corpus), not both")
 
 
-def _bad_corpus(folder: Path) -> list[str]:
-    paths = []
-    for k in range(2):
-        records = [{"id": f"d{k}-{i}", "text": f"document {i} of file {k} with a few words"} for i in range(3)]
-        if k == 1:
-            records[1]["text"] = 42
-        path = folder / f"c-{k}.jsonl.gz"
-        with gzip.open(path, "wt", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(r) + "\n" for r in records)
-        paths.append(str(path))
-    return paths
-
-
 def test_bad_corpus_record_gets_the_error_build_gives(tmp_path, sample_examples):
-    corpus = _bad_corpus(tmp_path)
+    corpus = write_bad_corpus(tmp_path, 2)
     with pytest.raises(InputError) as built:
         build_index(corpus, tmp_path / "idx", signals="ngram")
     with pytest.raises(InputError) as streamed:
@@ -181,7 +167,7 @@ def test_bad_corpus_record_gets_the_error_build_gives(tmp_path, sample_examples)
 
 
 def test_skipped_corpus_records_go_to_the_rejects_file(tmp_path):
-    corpus = _bad_corpus(tmp_path)
+    corpus = write_bad_corpus(tmp_path, 2)
     out = tmp_path / "scores.jsonl"
     scores = api.scan(data.sample_dataset(), corpus=corpus, signals="ngram", out=out, on_error="skip")
     assert scores.height == len(read_dataset(data.sample_dataset())[0])

@@ -9,6 +9,8 @@ from overlap import data
 from overlap.io import InputError, read_dataset
 from overlap.stream import scan_corpus
 
+from conftest import write_bad_corpus
+
 ray = pytest.importorskip("ray")
 
 
@@ -25,9 +27,7 @@ def test_stream_on_ray_equals_local(tmp_path):
 
 
 def test_bad_corpus_record_on_ray_is_the_input_error(tmp_path):
-    from test_stream import _bad_corpus
-
-    corpus = _bad_corpus(tmp_path)
+    corpus = write_bad_corpus(tmp_path, 2)
     examples, _ = read_dataset(data.sample_dataset())
     with pytest.raises(InputError) as on_ray:
         scan_corpus(examples[:5], corpus, signals="ngram", engine="ray")

@@ -19,9 +19,10 @@ import sys
 import time
 import warnings
 
-from overlap import data, models
+from overlap.io import bundled as data
+from overlap.signals.embedding import models
 from overlap.io.formats import iter_records
-from overlap.signals.embedding import default_params
+from overlap.signals.embedding.index import default_params
 
 
 def chunks(count: int, words: int) -> list[str]:

@@ -174,10 +174,10 @@ def _peer_main(argv: list[str]) -> int:
             MinHash.bulk(batch, num_perm=NUM_PERM, seed=SEED)
             docs += len(batch)
     elif name == "overlap-minhash":
-        from overlap.threads import set_threads
+        from overlap.engines.threads import set_threads
         from overlap.io import iter_corpus_batches
-        from overlap.lexical import LexicalBatch
-        from overlap.signals import minhash
+        from overlap.text.batch import LexicalBatch
+        from overlap.signals.minhash import index as minhash
 
         set_threads(1)
         params = {**minhash.default_params(), "shingle_n": SHINGLE, "num_perm": NUM_PERM, "minhash_seed": SEED}
@@ -292,25 +292,27 @@ def _kernel_main(argv: list[str]) -> int:
     other jobs sharing the machine.
     """
     dataset, files = argv[0], argv[1:]
-    from overlap.threads import set_threads
-    from overlap.build import CORPUS_BATCH, index_params
+    from overlap.engines.threads import set_threads
+    from overlap.pipeline.build import CORPUS_BATCH, index_params
     from overlap.io import iter_corpus_batches
-    from overlap.lexical import LexicalBatch
-    from overlap.stream import stream_module
+    from overlap.text.batch import LexicalBatch
+    from overlap import signals as registry
+    from overlap.pipeline.stream import stream_mode
 
     set_threads(1)
     texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
-    names = ["ngram", "minhash"]
+    names = registry.lexical()
     params = index_params(names)
     query = LexicalBatch.from_texts(texts)
-    sides = {name: stream_module(name).side(query, params) for name in names}
+    sides = {name: stream_mode(name).side(query, params) for name in names}
     batches = [b.texts for b in iter_corpus_batches(files, batch_size=CORPUS_BATCH)]
     warm = LexicalBatch.from_texts(batches[0][:50])
     for name in names:
-        stream_module(name).Probe(sides[name], params).add(warm, ["w"] * 50, 0)
+        stream_mode(name).Probe(sides[name], params).add(warm, ["w"] * 50, 0)
     rates = {}
-    for label, chosen in (("ngram", ["ngram"]), ("ngram+minhash", names)):
-        probes = [stream_module(name).Probe(sides[name], params) for name in chosen]
+    for chosen in (names[:1], names):
+        label = "+".join(chosen)
+        probes = [stream_mode(name).Probe(sides[name], params) for name in chosen]
         size, start, docs = 0, time.process_time(), 0
         for texts_batch in batches:
             lexical = LexicalBatch.from_texts(texts_batch)
@@ -326,27 +328,28 @@ def _kernel_main(argv: list[str]) -> int:
 def _stream_file_main(argv: list[str]) -> int:
     """Per-file mode: ``DATASET WARMUP FILE...``; stream mode's whole per-file task, one thread, after a warm-up file.
 
-    Times :func:`overlap.stream.stream_file` (read the JSONL, normalise, split,
+    Times :func:`overlap.pipeline.stream.stream_file` (read the JSONL, normalise, split,
     hash, probe both lexical signals, keep evidence) on each FILE in this
     process, as a worker runs it once started: the steady-state rate per core
     that sizing a cluster needs, in wall seconds and in CPU seconds.
     """
     dataset, warmup, files = argv[0], argv[1], argv[2:]
-    from overlap.threads import set_threads
-    from overlap.build import index_params
-    from overlap.lexical import LexicalBatch
-    from overlap.stream import FileTask, stream_file, stream_module
+    from overlap.engines.threads import set_threads
+    from overlap.pipeline.build import index_params
+    from overlap.text.batch import LexicalBatch
+    from overlap import signals as registry
+    from overlap.pipeline.stream import FileTask, stream_file, stream_mode
 
     set_threads(1)
     texts = [json.loads(line)["text"] for line in open(dataset, encoding="utf-8")]
-    params = index_params(["ngram", "minhash"])
-    names = ["ngram", "minhash"]
+    names = registry.lexical()
+    params = index_params(names)
     query = LexicalBatch.from_texts(texts)
-    sides = {name: stream_module(name).side(query, params) for name in names}
-    stream_file(FileTask(0, warmup, params, tuple(names), sides))
+    sides = {name: stream_mode(name).side(query, params) for name in names}
+    stream_file(FileTask(number=0, source=warmup, params=params, names=tuple(names), sides=sides))
     for number, path in enumerate(files, 1):
         wall, cpu = time.perf_counter(), time.process_time()
-        stream_file(FileTask(number, path, params, tuple(names), sides))
+        stream_file(FileTask(number=number, source=path, params=params, names=tuple(names), sides=sides))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         mb = Path(path).stat().st_size / 1e6
         print(json.dumps({"file": path, "mb": round(mb, 2), "wall_mb_s": round(mb / wall, 2),

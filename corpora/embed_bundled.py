@@ -41,11 +41,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import numpy as np  # noqa: E402
 
-from overlap import data  # noqa: E402
-from overlap.embed_cache import KEYS_PREFIX, VECTORS_PREFIX, EmbeddingCache, cache_subdir, text_keys, write_pair  # noqa: E402
+from overlap.io import bundled as data  # noqa: E402
+from overlap.signals.embedding.cache import KEYS_PREFIX, VECTORS_PREFIX, EmbeddingCache, cache_subdir, text_keys, write_pair  # noqa: E402
 from overlap.io import iter_corpus_batches, read_dataset  # noqa: E402
-from overlap.lexical import LexicalBatch  # noqa: E402
-from overlap.signals import embedding  # noqa: E402
+from overlap.text.batch import LexicalBatch  # noqa: E402
+from overlap.signals.embedding import index as embedding  # noqa: E402
 
 TAG = "bundled"
 GROUP = 512  # chunks embedded between two saves of the work cache

@@ -9,79 +9,71 @@ Every command of the CLI is a thin shell over one function here::
     scores = api.scan("train.jsonl", corpus=["fineweb/"], corpus_layout="fineweb")   # stream mode, no index
     api.distill_model("static-minilm")               # fast static embedding model for big corpora
 
-Defaults are the command line's, defined here once: per-shard work runs on
-:data:`ENGINE`, with every core unless ``workers`` says otherwise
-(:func:`default_workers`), and no function replaces an existing output unless
-``overwrite=True``.
+Defaults are the command line's: each command's options object
+(:class:`BuildOptions`, :class:`ScanOptions`, :class:`ReweightConfig`) holds
+them once, and its fields may be given as keywords instead; per-shard work runs
+on :data:`ENGINE`, with every core unless its ``workers`` say otherwise; no
+function replaces an existing output unless ``overwrite=True``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import polars as pl
 
-from overlap import build, checks, data
-from overlap.distill import distill as distill_model
+from overlap import checks
+from overlap.pipeline import build
+from overlap.io import bundled as data
+from overlap.signals.embedding.distill import distill as distill_model
 from overlap.report import DEFAULT_MAX_ROWS, write_report
 from overlap.index.manifest import PLAN_FILE, Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
-from overlap.io.layouts import MAX_TEXT_BYTES
-from overlap.progress import say
-from overlap.provenance import check_dataset, provenance_of, read_provenance
-from overlap.resample import resample_plan, resample_stats
-from overlap.reweight import ReweightConfig, compute_weights
-from overlap.scan import scan_examples
-from overlap.stream import scan_corpus
-from overlap.weight_summary import SummaryTables, weight_summary
+from overlap.io.progress import say
+from overlap.io.provenance import check_dataset, provenance_of, read_provenance
+from overlap.weights.resample import resample_plan, resample_stats
+from overlap.weights.reweight import ReweightConfig, compute_weights
+from overlap.engines import Engine
+from overlap.pipeline.options import BuildOptions, ScanOptions, options_from
+from overlap.pipeline.scan import scan_examples
+from overlap.pipeline.stream import scan_corpus
+from overlap.weights.summary import SummaryTables, weight_summary
 
-__all__ = ["ENGINE", "LM_DEVICE", "build_index", "default_index", "default_workers", "scan", "index_info",
-           "reweight", "report", "distill_model"]
+__all__ = ["ENGINE", "LM_DEVICE", "BuildOptions", "Engine", "ScanOptions", "build_index", "default_index", "scan",
+           "index_info", "reweight", "report", "distill_model"]
 
-ENGINE = "local"
-"""The engine per-shard work runs on unless told otherwise (``--engine``): a local process pool."""
-LM_DEVICE = "cpu"
+ENGINE = Engine()
+"""Where per-shard work runs unless told otherwise (``--engine``, ``--workers``): a local process pool."""
+LM_DEVICE = ScanOptions().lm_device
 """Where the base model of ``lm`` runs unless told otherwise (``--lm-device``)."""
-
-
-def default_workers(engine: str, workers: int | None = None) -> int | None:
-    """The worker count a build or a stream scan runs with: ``workers`` if given, else every core.
-
-    On the local engine every core is one process per core (``os.cpu_count()``);
-    on Ray, None lets Ray use every CPU of the cluster. (A scan of an index with
-    ``workers=None`` queries each shard in this process, whose compiled kernels
-    already use every core.) ``overlap index build`` and ``overlap scan`` leave
-    ``--workers`` unset by default and get the same.
-    """
-    if workers is None and engine == "local":
-        return os.cpu_count()
-    return workers
 
 
 def build_index(
     sources: Iterable[str | Path],
     out: str | Path,
+    options: BuildOptions | None = None,
     *,
-    engine: str = ENGINE,
-    workers: int | None = None,
-    **options: Any,
+    engine: Engine | str = ENGINE,
+    progress: Callable[[str], None] | None = None,
+    **fields: Any,
 ) -> Manifest:
-    """Build (or add to, or resume) the index at ``out``: :func:`overlap.build.build_index` on every core.
+    """Build (or add to, or resume) the index at ``out``: :func:`overlap.pipeline.build.build_index` on every core.
 
-    ``options`` are those of :func:`overlap.build.build_index` (signals, fields,
-    corpus layout, resume, sample and hold-out rates, model, progress, ...).
+    ``options`` (or its fields as keywords: signals, fields, corpus layout,
+    resume, sample and hold-out rates, model, ...) are ``overlap index build``'s;
+    ``engine`` runs one worker per core unless its ``workers`` say otherwise.
     """
-    return build.build_index(sources, out, engine=engine, workers=default_workers(engine, workers), **options)
+    options = options_from(BuildOptions, options, fields)
+    return build.build_index(sources, out, options, engine=Engine.of(engine).pooled(), progress=progress)
 
 
 def default_index(progress: Callable[[str], None] | None = say) -> Path:
     """The index of the bundled reference corpus, built into the cache on first use."""
-    directory = data.default_index_dir()
+    directory = build.default_index_dir()
     if not (directory / "manifest.json").exists():
         if progress:
             progress(f"building the index of the bundled corpus in {directory} (first use only)")
@@ -98,73 +90,59 @@ def index_info(index: str | Path) -> Manifest:
 def scan(
     dataset: str | Path,
     index: str | Path | None = None,
+    options: ScanOptions | None = None,
     *,
-    out: str | Path | None = None,
-    text_field: str | None = None,
-    id_field: str | None = None,
-    on_error: str = "fail",
-    rejects: str | Path | None = None,
-    overwrite: bool = False,
-    engine: str = ENGINE,
-    workers: int | None = None,
-    ray_address: str | None = None,
-    model: str | None = None,
-    report: str | Path | None = None,
-    verify: bool = True,
-    max_text_bytes: int | None = MAX_TEXT_BYTES,
-    lm: str | None = None,
-    lm_device: str = LM_DEVICE,
     corpus: list[str | Path] | None = None,
-    corpus_layout: str | None = None,
-    signals: str | list[str] | None = None,
+    out: str | Path | None = None,
+    rejects: str | Path | None = None,
+    report: str | Path | None = None,
+    overwrite: bool = False,
+    engine: Engine | str = ENGINE,
     progress: Callable[[str], None] | None = None,
+    **fields: Any,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
 
-    Stream mode: with ``corpus`` (files, folders or globs; ``corpus_layout``
-    names a public corpus layout) instead of ``index``, the corpus is read once
-    past the dataset held in memory and no index is written (``signals``: which
-    ones, default all). Lexical values and evidence equal those of a scan of an
-    index of the same files.
+    ``options`` (or its fields as keywords: text and id fields, on_error,
+    model, lm, ...) are ``overlap scan``'s. Stream mode: with ``corpus`` (files,
+    folders or globs; ``options.corpus_layout`` names a public corpus layout)
+    instead of ``index``, the corpus is read once past the dataset held in memory
+    and no index is written (``options.signals``: which ones, default all).
+    Lexical values and evidence equal those of a scan of an index of the same files.
 
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
     ``on_error="skip"`` rejected records go to ``rejects`` (default
     ``OUT.rejects.jsonl``) with the reason. ``report`` also writes the HTML report;
-    ``lm`` adds the base model's own view (``lm_*`` columns, see ``overlap.lm``).
-    ``workers``: see :func:`default_workers`.
+    ``lm`` adds the base model's own view (``lm_*`` columns, see ``overlap.signals.lm.model``).
     """
+    options = options_from(ScanOptions, options, fields)
+    engine = Engine.of(engine)
     if corpus is not None and index is not None:
         raise ValueError("give either an index (--index) or a corpus to stream (--corpus), not both")
-    if corpus is None and (signals is not None or corpus_layout is not None):
+    if corpus is None and (options.signals is not None or options.corpus_layout is not None):
         raise ValueError("--signals and --corpus-layout apply to stream mode (--corpus); an index has its own")
-    checks.scan_outputs(dataset, out=out, report=report, rejects=rejects, on_error=on_error,
+    checks.scan_outputs(dataset, out=out, report=report, rejects=rejects, on_error=options.on_error,
                         overwrite=overwrite, index=index)
     examples, rejected = read_dataset(
-        dataset, text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes
+        dataset, text_field=options.text_field, id_field=options.id_field, on_error=options.on_error,
+        max_text_bytes=options.max_text_bytes,
     )
     rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
     checks.require_examples(dataset, examples, rejected, rejects_path, overwrite=overwrite)
     dataset_records = len(examples) + len(rejected)
     calibration = None  # stream mode: the bundled calibration
     if corpus is not None:
-        scores, corpus_rejected = scan_corpus(
-            examples, corpus, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
-            workers=default_workers(engine, workers), ray_address=ray_address, on_error=on_error,
-            max_text_bytes=max_text_bytes, lm=lm, lm_device=lm_device, progress=progress,
-        )
+        scores, corpus_rejected = scan_corpus(examples, corpus, options, engine=engine.pooled(), progress=progress)
         rejected = [*rejected, *corpus_rejected]
     else:
         index_dir = Path(index) if index is not None else default_index(progress)
-        calibration = read_manifest(index_dir).calibration
-        scores = scan_examples(
-            examples, index_dir, engine=engine, workers=workers, ray_address=ray_address,
-            options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
-            progress=progress,
-        )
+        manifest = read_manifest(index_dir)
+        calibration = manifest.calibration
+        scores = scan_examples(examples, index_dir, options, engine=engine, manifest=manifest, progress=progress)
     if out is not None:
-        source = provenance_of(dataset, dataset_records, text_field=text_field,
-                               id_field=id_field, max_text_bytes=max_text_bytes)
+        source = provenance_of(dataset, dataset_records, text_field=options.text_field,
+                               id_field=options.id_field, max_text_bytes=options.max_text_bytes)
         write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
     if report is not None:
         write_report(scores, report, dataset=examples, calibration=calibration, overwrite=overwrite)
@@ -205,7 +183,7 @@ def reweight(
     to ``out`` (Parquet keeps the scanned dataset's record). With one of them,
     ``dataset`` (the file that was scanned) is resampled to that many records and
     written to ``out`` in its own format. A ``dataset`` is first checked to be the
-    scanned one (``overlap.provenance.check_dataset``). Every output path and
+    scanned one (``overlap.io.provenance.check_dataset``). Every output path and
     option is checked before any work. Returns the weighted table and the
     before/after summary (with what resampling did, when it did).
     """

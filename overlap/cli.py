@@ -11,15 +11,18 @@ import time
 
 import click
 
-from overlap import api, calibrate, progress, summary
+from overlap import api
+from overlap.scoring import calibrate
+from overlap.io import progress
+from overlap.scoring import summary
 from overlap import signals as signal_registry
-from overlap.distill import DEFAULT_DIMS
-from overlap.engines import ENGINES, EngineError
+from overlap.signals.embedding.distill import DEFAULT_DIMS
+from overlap.engines import Engine, EngineError, kinds as engine_kinds
 from overlap.index.manifest import IndexError_
 from overlap.io.errors import InputError
 from overlap.io.layouts import MAX_TEXT_BYTES
 from overlap.report import DEFAULT_MAX_ROWS
-from overlap.reweight import ReweightConfig
+from overlap.weights.reweight import ReweightConfig
 
 
 def _say(message: str) -> None:
@@ -50,7 +53,7 @@ def index() -> None:
     """Build and inspect reference-corpus indices."""
 
 
-engine_option = click.option("--engine", type=click.Choice(ENGINES), default=api.ENGINE, show_default=True,
+engine_option = click.option("--engine", type=click.Choice(engine_kinds()), default=api.ENGINE.kind, show_default=True,
                              help="Run per-shard work in a local process pool or on Ray.")
 workers_option = click.option("--workers", type=int, default=None, help="Processes or Ray CPUs (default: all cores).")
 ray_option = click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
@@ -88,12 +91,13 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
                 on_error, sample_rate, holdout_rate, model, max_text_bytes) -> None:
     """Build an index of corpus SOURCES (files, folders or globs) into --out."""
     started = time.monotonic()
-    manifest = api.build_index(
-        list(sources), out, signals=signals, text_field=text_field, id_field=id_field,
-        corpus_layout=corpus_layout, engine=engine,
-        workers=workers, ray_address=ray_address, resume=resume, on_error=on_error, sample_rate=sample_rate,
-        max_text_bytes=max_text_bytes, holdout_rate=holdout_rate, model=model, progress=_say,
+    options = api.BuildOptions(
+        signals=signals, text_field=text_field, id_field=id_field, corpus_layout=corpus_layout, resume=resume,
+        on_error=on_error, sample_rate=sample_rate, max_text_bytes=max_text_bytes, holdout_rate=holdout_rate,
+        model=model,
     )
+    manifest = api.build_index(list(sources), out, options, engine=Engine(engine, workers, ray_address),
+                               progress=_say)
     counts = manifest.counts()
     click.echo(
         f"index {out}: {len(manifest.shards)} shard(s), {counts.get('documents', 0)} documents, "
@@ -202,12 +206,13 @@ def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id
     against corpus files streamed once with no index (stream mode).
     """
     started = time.monotonic()
+    options = api.ScanOptions(
+        text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes, model=model,
+        verify=verify, lm=lm, lm_device=lm_device, signals=signals, corpus_layout=corpus_layout,
+    )
     scores = api.scan(
-        dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
-        rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
-        model=model, report=report_path, verify=verify, max_text_bytes=max_text_bytes,
-        lm=lm, lm_device=lm_device, corpus=list(corpus) or None, corpus_layout=corpus_layout, signals=signals,
-        progress=_say,
+        dataset, index_dir, options, corpus=list(corpus) or None, out=out, rejects=rejects, report=report_path,
+        overwrite=overwrite, engine=Engine(engine, workers, ray_address), progress=_say,
     )
     calibration = None if corpus else api.index_info(index_dir or api.default_index()).calibration
     click.echo(summary.render(scores, calibration=calibration))

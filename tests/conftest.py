@@ -11,8 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from overlap import calibrate, data
-from overlap.build import build_index
+from overlap.scoring import calibrate
+from overlap.io import bundled as data
+from overlap.pipeline.build import build_index
 
 ROOT = Path(__file__).resolve().parent.parent
 

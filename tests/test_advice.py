@@ -1,9 +1,9 @@
-"""overlap.advice: the fine-tune evidence quoted for a set's novel share."""
+"""overlap.weights.advice: the fine-tune evidence quoted for a set's novel share."""
 import json
 
 import pytest
 
-from overlap import advice
+from overlap.weights import advice
 
 
 def _row(share: float, change: float) -> dict:

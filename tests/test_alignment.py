@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pyarrow.parquet as pq
 
-from overlap import planting
+from overlap.scoring import planting
 from overlap.index.manifest import read_manifest
-from overlap.lexical_kernels import aligned_words
-from overlap.scan import query_index
+from overlap.text.kernels import aligned_words
+from overlap.pipeline.scan import query_index
 
 
 def test_kernel_aligns_through_the_anchors_on_either_side():

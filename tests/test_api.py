@@ -12,7 +12,9 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from overlap import api, build, cli, data
+from overlap import api, cli
+from overlap.pipeline import build
+from overlap.io import bundled as data
 from overlap.io import read_table
 
 from conftest import plain_scores
@@ -21,15 +23,15 @@ REFUSED = "already exists; pass --overwrite to replace it"
 
 
 def test_default_workers_is_every_core_on_the_local_engine() -> None:
-    assert api.default_workers("local") == os.cpu_count()
-    assert api.default_workers("local", 3) == 3
-    assert api.default_workers("ray") is None  # Ray's own default: every CPU of the cluster
-    assert api.default_workers("ray", 2) == 2
+    assert api.Engine("local").pool_size() == os.cpu_count()
+    assert api.Engine("local", 3).pool_size() == 3
+    assert api.Engine("ray").pool_size() is None  # Ray's own default: every CPU of the cluster
+    assert api.Engine("ray", 2).pool_size() == 2
 
 
 COMMANDS = [  # each command and the functions it passes its options to
-    (cli.index_build, [api.build_index, build.build_index]),
-    (cli.scan, [api.scan]),
+    (cli.index_build, [api.BuildOptions, api.build_index, build.build_index]),
+    (cli.scan, [api.ScanOptions, api.scan]),
     (cli.reweight, [api.reweight]),
     (cli.report, [api.report]),
     (cli.model_distill, [api.distill_model]),
@@ -43,22 +45,23 @@ def test_every_option_defaults_as_its_api_parameter(command, functions) -> None:
     compared = 0
     for function in functions:
         for name, parameter in inspect.signature(function).parameters.items():
-            if name in options and parameter.default is not inspect.Parameter.empty:
+            if name in options and name != "engine" and parameter.default is not inspect.Parameter.empty:
                 assert options[name].get_default(context) == parameter.default, (command.name, name)
                 compared += 1
     assert compared >= 3  # the test compares something for every command
     if "engine" in options:
-        assert options["engine"].get_default(context) == api.ENGINE
-        assert options["workers"].get_default(context) is None
+        assert options["engine"].get_default(context) == api.ENGINE.kind
+        assert options["workers"].get_default(context) is api.ENGINE.workers is None
+        assert options["ray_address"].get_default(context) is api.ENGINE.address is None
 
 
 @pytest.fixture()
 def captured_build(monkeypatch) -> list[dict]:
-    """Every call of overlap.build.build_index, its keyword arguments, without building anything."""
+    """Every call of overlap.pipeline.build.build_index, its keyword arguments, without building anything."""
     calls: list[dict] = []
 
-    def fake(sources, out, **options):
-        calls.append(options)
+    def fake(sources, out, options, *, engine, progress=None):
+        calls.append({"options": options, "engine": engine})
         raise RuntimeError("not building")
 
     monkeypatch.setattr(build, "build_index", fake)
@@ -72,12 +75,12 @@ def test_api_and_cli_build_on_the_same_workers(captured_build, tmp_path) -> None
                                            "--out", str(tmp_path / "b"), "--signals", "ngram"])
     assert isinstance(result.exception, RuntimeError)
     with pytest.raises(RuntimeError):
-        api.build_index(data.reference_sources(), tmp_path / "c", workers=1)
+        api.build_index(data.reference_sources(), tmp_path / "c", engine=api.Engine(workers=1))
     with pytest.raises(RuntimeError):
         api.build_index(data.reference_sources(), tmp_path / "d", engine="ray")
-    assert [(c["engine"], c["workers"]) for c in captured_build] == [
+    assert [(c["engine"].kind, c["engine"].workers) for c in captured_build] == [
         ("local", os.cpu_count()), ("local", os.cpu_count()), ("local", 1), ("ray", None)]
-    assert captured_build[0]["signals"] == captured_build[1]["signals"] == "ngram"
+    assert captured_build[0]["options"] == captured_build[1]["options"] == api.BuildOptions(signals="ngram")
 
 
 def _weighted(tmp_path: Path) -> Path:
@@ -116,7 +119,7 @@ def test_a_stream_scan_writes_its_report_and_refuses_existing_outputs(tmp_path) 
     dataset.write_text(json.dumps({"id": "a", "text": text}) + "\n"
                        + json.dumps({"id": "b", "text": "purple carrots with cardamom foam on smoked ice"}) + "\n")
     out, report = tmp_path / "scores.parquet", tmp_path / "report.html"
-    scores = api.scan(dataset, corpus=[corpus], signals="ngram", out=out, report=report, workers=1)
+    scores = api.scan(dataset, corpus=[corpus], signals="ngram", out=out, report=report, engine=api.Engine(workers=1))
     assert scores["ngram_containment"].to_list() == pytest.approx([1.0, 0.0])
     assert report.read_text().startswith("<!DOCTYPE html>")
     for existing in (out, report):
@@ -124,6 +127,6 @@ def test_a_stream_scan_writes_its_report_and_refuses_existing_outputs(tmp_path) 
         others = {"out": tmp_path / "other.parquet", "report": tmp_path / "other.html"}
         others["out" if existing == out else "report"] = existing
         with pytest.raises(FileExistsError, match=f"{existing.name} {REFUSED}"):
-            api.scan(dataset, corpus=[corpus], signals="ngram", workers=1, **others)
+            api.scan(dataset, corpus=[corpus], signals="ngram", engine=api.Engine(workers=1), **others)
         assert existing.read_bytes() == kept
     assert pl.read_parquet(out)["id"].to_list() == ["a", "b"]

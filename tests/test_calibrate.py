@@ -12,11 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from overlap import calibrate, data, planting, score
-from overlap.build import build_index
+from overlap.scoring import calibrate
+from overlap.io import bundled as data
+from overlap.scoring import planting
+from overlap.scoring import score
+from overlap.pipeline.build import build_index
 from overlap.cli import main
 from overlap.index.manifest import read_manifest
-from overlap.scan import scan_examples
+from overlap.pipeline.scan import scan_examples
 from overlap.io import Example
 
 

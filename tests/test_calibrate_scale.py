@@ -27,8 +27,8 @@ def test_self_calibration_holds_where_the_fixed_one_drifts(tmp_path):
     words = gather.gather(tmp_path / "corpus")
     if sum(words.values()) < MIN_WORDS:
         pytest.skip(f"only {sum(words.values())} words of offline text here (man pages, python3.11-doc, ...)")
-    from overlap import score
-    from overlap.build import build_index
+    from overlap.scoring import score
+    from overlap.pipeline.build import build_index
 
     index = tmp_path / "idx"
     manifest = build_index([tmp_path / "corpus" / "corpus.jsonl"], index, signals="ngram,minhash")

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from overlap import api, data
+from overlap import api
+from overlap.io import bundled as data
 from overlap.cli import main
 from overlap.io import read_table
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from overlap.build import build_index
+from overlap.pipeline.build import build_index
 from overlap.io import InputError, expand_sources, iter_corpus_batches
 from overlap.io.corpus_layouts import (
     apply_corpus_layout,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from overlap import dedup
-from overlap.lexical import LexicalBatch
-from overlap.signals import minhash
+from overlap.signals.minhash import dedup
+from overlap.text.batch import LexicalBatch
+from overlap.signals.minhash import index as minhash
 
 PARAMS = {**minhash.default_params(), "ngram_n": 8}
 
@@ -54,7 +54,7 @@ def test_empty_texts_do_not_share_a_group():
 
 def _plain_groups(texts: list[str]) -> list[int]:
     """The grouping rule one text and one band at a time in Python (the compiled kernel must agree)."""
-    from overlap.signals import minhash_kernels
+    from overlap.signals.minhash import kernels as minhash_kernels
 
     batch = LexicalBatch.from_texts(texts)
     groups = list(range(len(texts)))

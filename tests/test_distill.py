@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from overlap import distill, models
+from overlap.signals.embedding import distill
+from overlap.signals.embedding import models
 from overlap.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +137,8 @@ def test_cli_distils_and_the_static_model_builds_and_scans_an_index(teacher, tmp
 @pytest.mark.slow
 def test_static_minilm_meets_the_validity_targets(tmp_path, capsys):
     """Distil the bundled MiniLM, index the bundled corpus with it, run the validity benchmark (seed 1)."""
-    from overlap import api, data
+    from overlap import api
+    from overlap.io import bundled as data
 
     static = api.distill_model(tmp_path / "static-minilm")
     index = tmp_path / "index"

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlap import data, models
-from overlap.build import build_index
-from overlap.embed_cache import EmbeddingCache, cache_subdir, text_key, text_keys, write_pair
+from overlap.io import bundled as data
+from overlap.signals.embedding import models
+from overlap.pipeline.build import build_index
+from overlap.signals.embedding.cache import EmbeddingCache, cache_subdir, text_key, text_keys, write_pair
 from overlap.index.manifest import IndexError_, read_manifest
-from overlap.lexical import LexicalBatch
-from overlap.scan import check_compatible, query_index
-from overlap.signals import embedding
+from overlap.text.batch import LexicalBatch
+from overlap.pipeline.scan import check_compatible, query_index
+from overlap.signals.embedding import index as embedding
 
 SENTENCES = [
     "The cat sat quietly on the warm windowsill.",
@@ -346,7 +347,7 @@ def test_paraphrase_scores_higher_than_novel_text_and_cites_its_document(small_i
     assert np.isnan(result.score[2]) and np.isnan(result.score[3])
     assert result.doc[2] == -1 and result.match[2] is None
     # The evidence is the chunk's text, at its place in the normalised document.
-    from overlap import text as ref
+    from overlap.text import reference as ref
 
     normalised = ref.normalize(docs[0]["text"])
     assert normalised[result.start[0] : result.end[0]] == result.match[0]

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from overlap import api, data
+from overlap import api
+from overlap.io import bundled as data
 from overlap.cli import main
 from overlap.io import InputError, read_dataset
 

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap import text as ref
+from overlap.text import reference as ref
 from overlap.index.documents import DOCS_FILE, DOCS_ROW_GROUP, DocStore, DocsWriter, excerpt
 
 

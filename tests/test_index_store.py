@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlap import data
-from overlap.build import ShardTask, build_index, build_shard, index_params
+from overlap.io import bundled as data
+from overlap.pipeline.build import ShardTask, build_index, build_shard, index_params
 from overlap.index.manifest import PLAN_FILE, IndexError_, read_manifest
 from overlap.index.store import build_lock
 from overlap.io import Example
-from overlap.scan import scan_examples
+from overlap.pipeline.scan import scan_examples
 
 SOURCES = [p for p in data.reference_sources() if p.name in ("abc-news.jsonl.gz", "pydoc-topics.jsonl.gz")]
 
@@ -96,7 +96,7 @@ def test_resume_finishes_an_interrupted_build_identically(tmp_path, small_index)
     plan = {"params": params, "signals": names, "sources": [str(p) for p in SOURCES], "first": 0, "sample_rate": 1.0,
             "holdout_rate": 0.0}  # under 1 MiB of sources: nothing held out
     (out / PLAN_FILE).write_text(json.dumps(plan))
-    build_shard(ShardTask(str(out), 0, str(SOURCES[0]), params, names))
+    build_shard(ShardTask(index_dir=str(out), number=0, source=str(SOURCES[0]), params=params, signal_names=names))
     (out / ".tmp-shard-00001-999").mkdir()
     (out / ".tmp-shard-00001-999" / "ngram_hashes.npy").write_bytes(b"partial")
     with pytest.raises(IndexError_, match="an index build that did not finish"):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from overlap import data
+from overlap.io import bundled as data
 from overlap.index.manifest import IndexError_, read_manifest
 from overlap.io import Example
-from overlap.scan import scan_examples
+from overlap.pipeline.scan import scan_examples
 
 SOURCES = [str(p) for p in data.reference_sources() if p.name != "python-docs.jsonl.gz"]
 BUILD = [sys.executable, "-m", "overlap.cli", "index", "build", *SOURCES, "--signals", "ngram,minhash", "--workers", "1"]

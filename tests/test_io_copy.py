@@ -17,7 +17,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap import data
+from overlap.io import bundled as data
 from overlap.io.copy import copy_format, copy_records
 from overlap.io.formats import iter_records
 

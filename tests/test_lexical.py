@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap.lexical import LexicalBatch
+from overlap.text.batch import LexicalBatch
 
 FIELDS = ("buf", "offsets", "word_hashes", "word_starts", "word_ends", "word_offsets")
 words = st.lists(st.sampled_from(["a", "the", "Σίσυφος", "naïve", "x1", "", " ", "\n", "日本語", "don't", "--"]),

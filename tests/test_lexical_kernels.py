@@ -10,9 +10,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlap import lexical_kernels
-from overlap import text as ref
-from overlap.lexical import LexicalBatch
+from overlap.text import kernels as lexical_kernels
+from overlap.text import reference as ref
+from overlap.text.batch import LexicalBatch
 
 from conftest import bundled_texts
 

@@ -1,4 +1,4 @@
-"""Model familiarity (overlap.lm) with a tiny causal LM built and saved here, and (slow) the bundled SmolLM2."""
+"""Model familiarity (overlap.signals.lm.model) with a tiny causal LM built and saved here, and (slow) the bundled SmolLM2."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from overlap import lm  # noqa: E402
+from overlap.signals.lm import model as lm  # noqa: E402
+import overlap.signals.lm as lm_signal  # noqa: E402
+from overlap.engines import Engine  # noqa: E402
 from overlap.io.layouts import Example  # noqa: E402
 
 USER_CACHE = os.environ.get("OVERLAP_CACHE")  # the slow test reuses the converted SmolLM2 there
@@ -298,19 +300,19 @@ def test_an_unusable_device_is_refused(tiny):
 
 
 def test_scan_with_an_lm_adds_its_columns_and_counts_memorised_text(tiny, lexical_index):
-    from overlap import score
-    from overlap.scan import scan_examples
+    from overlap.scoring import score
+    from overlap.pipeline.scan import scan_examples
 
     examples = [_ex(0, "Say it.", "alpha beta gamma delta"), _ex(1, "", "", text="epsilon zeta eta theta")]
     scores = scan_examples(examples, lexical_index, lm=str(tiny))
     assert {"lm_loss", "lm_min_k", "lm_min_k_pp", "lm_familiarity"} <= set(scores.columns)
     assert scores["row"].to_list() == [0, 1]
     lexical_only = scan_examples(examples, lexical_index)
-    expected = score.with_lm(lexical_only["familiarity"].to_numpy(), scores["lm_familiarity"].to_numpy())
+    expected = lm_signal.with_lm(lexical_only["familiarity"].to_numpy(), scores["lm_familiarity"].to_numpy())
     assert scores["familiarity"].to_list() == pytest.approx(expected.tolist())
     # Memorisation-level LM evidence alone makes an example familiar; weak evidence changes nothing.
-    assert score.with_lm(np.array([0.1]), np.array([0.99]))[0] > 0.98
-    assert score.with_lm(np.array([0.1]), np.array([0.5]))[0] == pytest.approx(0.1)
+    assert lm_signal.with_lm(np.array([0.1]), np.array([0.99]))[0] > 0.98
+    assert lm_signal.with_lm(np.array([0.1]), np.array([0.5]))[0] == pytest.approx(0.1)
 
 
 def test_the_lm_signal_runs_in_chunks_on_the_engine_with_the_same_columns(tiny):
@@ -319,7 +321,7 @@ def test_the_lm_signal_runs_in_chunks_on_the_engine_with_the_same_columns(tiny):
 
     examples = [_ex(i, f"Question {i}?", f"answer number {i} is here") for i in range(5)]
     signal = registry.example_signal("lm")
-    chunked = signal.run(examples, {"model": str(tiny)}, workers=2)
+    chunked = signal.run(examples, {"model": str(tiny)}, engine=Engine(workers=2))
     whole = lm.score_examples(examples, tiny)
     assert chunked.columns == list(signal.columns) == whole.columns
     assert chunked["lm_loss"].to_list() == pytest.approx(whole["lm_loss"].to_list(), rel=1e-5)

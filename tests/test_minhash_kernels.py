@@ -18,11 +18,12 @@ from datasketch import MinHash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlap import text as ref
+from overlap.text import reference as ref
 from overlap.index.sorting import sorted_pairs
-from overlap.lexical import LexicalBatch
-from overlap.signals import minhash, minhash_kernels
-from overlap.signals.minhash import BandRuns, stored_band
+from overlap.text.batch import LexicalBatch
+from overlap.signals.minhash import index as minhash
+from overlap.signals.minhash import kernels as minhash_kernels
+from overlap.signals.minhash.index import BandRuns, stored_band
 
 from conftest import bundled_texts
 

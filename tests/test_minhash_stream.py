@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from overlap import data
-from overlap.lexical import LexicalBatch
-from overlap.signals import minhash, minhash_kernels, minhash_stream
+from overlap.io import bundled as data
+from overlap.text.batch import LexicalBatch
+from overlap.signals.minhash import index as minhash
+from overlap.signals.minhash import kernels as minhash_kernels
+from overlap.signals.minhash import stream as minhash_stream
 
 from conftest import load_docs
 

@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from overlap import api, data
+from overlap import api
+from overlap.io import bundled as data
 from overlap.cli import main
 from overlap.io import InputError, read_table
-from overlap.provenance import DatasetMismatch, dataset_digest, read_provenance
+from overlap.io.provenance import DatasetMismatch, dataset_digest, read_provenance
 
 
 @pytest.fixture()
@@ -282,7 +283,7 @@ def test_resample_summary_says_what_was_written_repeated_and_dropped(runner, tmp
 
 def test_report_never_shows_a_zero_threshold(tmp_path, scanned):
     _, scores = scanned
-    from overlap import score
+    from overlap.scoring import score
 
     # The fit keeps zero overlap below the threshold (tests/test_score.py), so it is never 0.00.
     assert score.single_threshold("minhash_jaccard") >= 0.005

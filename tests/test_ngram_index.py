@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from overlap import data
-from overlap import text as ref
-from overlap.build import build_index
-from overlap.lexical import LexicalBatch
-from overlap.scan import scan_examples
-from overlap.signals import hashtable, ngram
+from overlap.io import bundled as data
+from overlap.text import reference as ref
+from overlap.pipeline.build import build_index
+from overlap.text.batch import LexicalBatch
+from overlap.pipeline.scan import scan_examples
+from overlap.signals.ngram import hashtable
+from overlap.signals.ngram import index as ngram
 from overlap.io import Example
 
 

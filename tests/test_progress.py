@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from overlap import data, progress
-from overlap.progress import Progress
+from overlap.io import bundled as data
+from overlap.io import progress
+from overlap.io.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 

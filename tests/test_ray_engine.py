@@ -19,14 +19,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from overlap import data
-from overlap.build import build_index
-from overlap.engines import get as get_engine
+from overlap.io import bundled as data
+from overlap.pipeline.build import build_index
+from overlap.engines import Engine
 from overlap.index.manifest import read_manifest
 from overlap.io import InputError, read_dataset
 from overlap.io.corpus_layouts import apply_corpus_layout
-from overlap.scan import scan_examples
-from overlap.threads import set_threads
+from overlap.pipeline.scan import scan_examples
+from overlap.engines.threads import set_threads
 
 from conftest import write_bad_corpus
 
@@ -105,7 +105,7 @@ def stable_manifest(index: Path) -> dict:
 def local_index(tmp_path_factory, layout_args) -> Path:
     files, fields = layout_args
     out = tmp_path_factory.mktemp("local") / "idx"
-    build_index(files, out, signals=SIGNALS, engine="local", workers=1, **fields)
+    build_index(files, out, signals=SIGNALS, engine=Engine("local", 1), **fields)
     return out
 
 
@@ -113,7 +113,7 @@ def local_index(tmp_path_factory, layout_args) -> Path:
 def ray_index(tmp_path_factory, layout_args) -> Path:
     files, fields = layout_args
     out = tmp_path_factory.mktemp("ray") / "idx"
-    build_index(files, out, signals=SIGNALS, engine="ray", workers=2, **fields)
+    build_index(files, out, signals=SIGNALS, engine=Engine("ray", 2), **fields)
     return out
 
 
@@ -128,7 +128,7 @@ def test_ray_builds_the_same_index_as_local(local_index, ray_index):
 
 def test_ray_scan_matches_local_scan(local_index, ray_index):
     examples, _ = read_dataset(data.sample_dataset())
-    local = scan_examples(examples, local_index, engine="local", workers=1)
+    local = scan_examples(examples, local_index, engine=Engine("local", 1))
     on_ray = scan_examples(examples, ray_index, engine="ray")
     assert local.height == len(examples)
     assert on_ray.equals(local)
@@ -147,7 +147,7 @@ def test_incremental_build_on_ray_equals_one_local_build(tmp_path, layout_args, 
 
 def test_sampled_build_is_the_same_on_both_engines(tmp_path, layout_args):
     files, fields = layout_args
-    local = build_index(files, tmp_path / "l", signals="ngram", sample_rate=0.3, workers=1, **fields)
+    local = build_index(files, tmp_path / "l", signals="ngram", sample_rate=0.3, engine=Engine(workers=1), **fields)
     on_ray = build_index(files, tmp_path / "r", signals="ngram", sample_rate=0.3, engine="ray", **fields)
     assert 0 < on_ray.counts()["documents"] < local.counts()["documents"] + local.counts()["sampled_out"]
     assert digests(tmp_path / "r") == digests(tmp_path / "l")
@@ -161,7 +161,7 @@ def bad_corpus(tmp_path) -> list[str]:
 
 def test_input_error_in_a_ray_task_reaches_the_caller_as_itself(tmp_path, bad_corpus):
     with pytest.raises(InputError) as local:
-        build_index(bad_corpus, tmp_path / "l", signals="ngram", workers=1)
+        build_index(bad_corpus, tmp_path / "l", signals="ngram", engine=Engine(workers=1))
     with pytest.raises(InputError) as on_ray:
         build_index(bad_corpus, tmp_path / "r", signals="ngram", engine="ray")
     assert type(on_ray.value) is InputError
@@ -198,7 +198,7 @@ def _threads_and_total(task: _Task) -> tuple[int, int]:
 
 
 def test_engine_joins_the_running_ray_and_keeps_order():
-    engine = get_engine("ray", workers=7, setup=set_threads)
+    engine = Engine("ray", workers=7).start(set_threads)
     assert not engine.started  # the module's Ray is used as it is
     shared = list(range(10_000))
     results = list(engine.map(_threads_and_total, [_Task(shared, k) for k in range(6)]))
@@ -228,7 +228,7 @@ def test_shared_arguments_are_put_into_the_object_store_once(monkeypatch):
     texts = ["some query text"] * 2000
     prepared = {"embedding": np.zeros((2000, 8), np.float32)}
     tasks = [_Texts(texts, k, prepared) for k in range(5)]
-    results = list(get_engine("ray").map(_count_task_texts, tasks))
+    results = list(Engine("ray").start().map(_count_task_texts, tasks))
     assert results == [2000 + k for k in range(5)]
     assert sorted(puts) == ["dict", "list"]  # once each, not once per task
 

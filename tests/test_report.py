@@ -12,7 +12,7 @@ import pytest
 
 from overlap.io import read_dataset
 from overlap.report import evidence, render_report, write_report
-from overlap.scan import scan_examples
+from overlap.pipeline.scan import scan_examples
 
 from browser import Browser, find_chromium
 
@@ -296,7 +296,7 @@ def test_report_shows_the_index_validity_card(lexical_index, tmp_path):
 
     from overlap.cli import main
     from overlap.index.manifest import read_manifest
-    from overlap.score import single_threshold
+    from overlap.scoring.score import single_threshold
 
     scores = scores_frame()
     scores.write_parquet(tmp_path / "s.parquet")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap.resample import resample_plan, resample_stats
+from overlap.weights.resample import resample_plan, resample_stats
 
 TOL = 1e-9
 

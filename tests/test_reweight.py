@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlap.reweight import ReweightConfig, _fill, compute_weights
-from overlap.score import LABELS
+from overlap.weights.reweight import ReweightConfig, _fill, compute_weights
+from overlap.scoring.score import LABELS
 
 from conftest import plain_scores
 

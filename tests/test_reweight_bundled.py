@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from overlap import data
+from overlap.io import bundled as data
 from overlap.io import read_dataset
-from overlap.reweight import ReweightConfig, compute_weights
-from overlap.scan import scan_examples
+from overlap.weights.reweight import ReweightConfig, compute_weights
+from overlap.pipeline.scan import scan_examples
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from overlap import data
-from overlap.build import build_index
+from overlap.io import bundled as data
+from overlap.pipeline.build import build_index
 from overlap.index.manifest import read_manifest
 from overlap.index.runs import FENCE, FileRun, NpyStream, SortedRuns, merge_runs
-from overlap.signals import minhash
+from overlap.signals.minhash import index as minhash
 
 from conftest import reference_sort
 

@@ -8,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from overlap import data
-from overlap import text as ref
+from overlap.io import bundled as data
+from overlap.text import reference as ref
 from overlap.io import Example, read_dataset
-from overlap.scan import scan_examples
+from overlap.pipeline.scan import scan_examples
 
 
 def _example(row: int, text: str, prompt: str = "", response: str = "", ident: str | None = None) -> Example:

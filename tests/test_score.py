@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from overlap import score
+from overlap.scoring import score
 from overlap import signals as registry
 
 ORDER = registry.score_columns()

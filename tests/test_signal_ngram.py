@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from overlap import api
-from overlap import text as ref
+from overlap.text import reference as ref
 
 N = 8
 

@@ -15,12 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlap import calibrate, data, score, summary
+from overlap.scoring import calibrate
+from overlap.io import bundled as data
+from overlap.scoring import score
+from overlap.scoring import summary
 from overlap import signals as registry
-from overlap.build import build_index
+from overlap.pipeline.build import build_index
 from overlap.io import Example
 from overlap.report import write_report
-from overlap.scan import scan_examples
+from overlap.pipeline.scan import scan_examples
 from overlap.signals.base import Signal, SignalResult
 
 WORDS = "toy_words.npy"

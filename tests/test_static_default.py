@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from overlap import models
-from overlap.build import build_index
+from overlap.signals.embedding import models
+from overlap.pipeline.build import build_index
 from overlap.index.manifest import IndexError_, read_manifest
-from overlap.scan import check_compatible, query_index
-from overlap.signals import embedding
+from overlap.pipeline.scan import check_compatible, query_index
+from overlap.signals.embedding import index as embedding
 
 from test_embedding import SENTENCES, _abc_docs
 

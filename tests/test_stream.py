@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from overlap import api, data
-from overlap.build import CORPUS_BATCH, build_index
+from overlap import api
+from overlap.io import bundled as data
+from overlap.pipeline.build import CORPUS_BATCH, build_index
 from overlap.cli import main
 from overlap.io import InputError, read_dataset, read_table
-from overlap.scan import scan_examples
-from overlap.stream import scan_corpus
+from overlap.pipeline.scan import scan_examples
+from overlap.pipeline.stream import scan_corpus
 
 from conftest import load_docs, write_bad_corpus
 

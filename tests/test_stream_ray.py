@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from overlap import data
+from overlap.io import bundled as data
 from overlap.io import InputError, read_dataset
-from overlap.stream import scan_corpus
+from overlap.engines import Engine
+from overlap.pipeline.stream import scan_corpus
 
 from conftest import write_bad_corpus
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("ray_cluster")
 def test_stream_on_ray_equals_local(tmp_path):
     examples, _ = read_dataset(data.sample_dataset())
     sources = data.reference_sources()
-    local, _ = scan_corpus(examples, sources, signals="ngram,minhash", engine="local", workers=1)
+    local, _ = scan_corpus(examples, sources, signals="ngram,minhash", engine=Engine("local", 1))
     on_ray, _ = scan_corpus(examples, sources, signals="ngram,minhash", engine="ray")
     assert on_ray.equals(local)
     assert local["ngram_match"].drop_nulls().len() > 20  # evidence crossed the task boundary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from overlap import summary
+from overlap.scoring import summary
 
 
 def _table() -> pl.DataFrame:

@@ -2,7 +2,7 @@
 
 numba's OpenMP threading layer started the libgomp that torch also uses; once a
 kernel had run, ``torch.set_num_threads`` (called by every torch user in the
-package) made MiniLM 5-12x slower. ``overlap.threads`` now picks numba's
+package) made MiniLM 5-12x slower. ``overlap.engines.threads`` now picks numba's
 workqueue layer, which starts no OpenMP runtime. These tests run in fresh
 subprocesses because the threading layer is chosen once per process.
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNEL_THEN_INSPECT = r"""
 import json, re
 import numba
-from overlap.lexical import LexicalBatch
+from overlap.text.batch import LexicalBatch
 batch = LexicalBatch.from_texts(["the quick brown fox jumps over the lazy dog " * 40] * 400)
 batch.grams(8)
 maps = open("/proc/self/maps").read()
@@ -32,10 +32,10 @@ print(json.dumps({"layer": numba.threading_layer(), "openmp": openmp}))
 
 ENCODE_TIME = r"""
 import json, sys, time
-from overlap import models
+from overlap.signals.embedding import models
 texts = [" ".join(f"word{i} river bank money loan water stream account" for _ in range(16)) for i in range(48)]
 if sys.argv[1] == "kernel":
-    from overlap.lexical import LexicalBatch
+    from overlap.text.batch import LexicalBatch
     LexicalBatch.from_texts(["the quick brown fox jumps over the lazy dog " * 40] * 400).grams(8)
 model = models.load_model("minilm")   # calls torch.set_num_threads, the old trigger
 models.encode(model, texts[:8])

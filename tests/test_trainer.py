@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from overlap import api, data
-from overlap.trainer import load_weights, weighted_lm_loss, weighted_sampler, weighted_trainer
+from overlap import api
+from overlap.io import bundled as data
+from overlap.weights.trainer import load_weights, weighted_lm_loss, weighted_sampler, weighted_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 

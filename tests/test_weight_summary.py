@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from overlap.resample import resample_stats
-from overlap.reweight import ReweightConfig, compute_weights
-from overlap.weight_summary import weight_summary
+from overlap.weights.resample import resample_stats
+from overlap.weights.reweight import ReweightConfig, compute_weights
+from overlap.weights.summary import weight_summary
 
 from conftest import plain_scores
 

@@ -54,7 +54,7 @@ def _harness():
 _run = _harness()
 batchify, encode, load_model, per_example_loss = _run.batchify, _run.encode, _run.load_model, _run.per_example_loss
 
-from overlap.reweight import compute_weights  # noqa: E402
+from overlap.weights.reweight import compute_weights  # noqa: E402
 
 METHODS = ("uniform", "overlap", "permuted", "oracle", "model")
 SET_NAME = "rule"

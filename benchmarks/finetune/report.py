@@ -80,7 +80,7 @@ def _diff_cell(d: np.ndarray, base: float | None) -> str:
 
 
 def evidence(records: list[dict], set_name: str = "rule") -> dict:
-    """Per measured share: overlap, permuted and oracle against uniform, as ``overlap.advice`` reads it."""
+    """Per measured share: overlap, permuted and oracle against uniform, as ``overlap.weights.advice`` reads it."""
     out = []
     for share in sorted({r["novel_share"] for r in records if r["set"] == set_name}):
         uni = _values(records, set_name, share, "uniform", "heldout_novel_loss")
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--log", default=str(HERE / "minority-runs.jsonl"))
     ap.add_argument("--json", default=str(HERE / "results.json"))
     ap.add_argument("--md", default=str(HERE / "results-minority.md"))
-    ap.add_argument("--evidence", default=str(ROOT / "overlap" / "finetune_evidence.json"))
+    ap.add_argument("--evidence", default=str(ROOT / "overlap" / "weights" / "finetune_evidence.json"))
     a = ap.parse_args(argv)
     records = load(Path(a.log))
     Path(a.json).write_text(json.dumps(flat(records), indent=1) + "\n")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from overlap import data
+from overlap.io import bundled as data
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RULE_PROMPTS = (

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from overlap import data
-from overlap.reweight import ReweightConfig, compute_weights
+from overlap.io import bundled as data
+from overlap.weights.reweight import ReweightConfig, compute_weights
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -64,7 +64,7 @@ def score(rows, scores_file, workdir):
     if scores_file:
         return pl.read_parquet(scores_file) if str(scores_file).endswith(".parquet") else pl.read_ndjson(scores_file)
     from overlap.api import scan
-    from overlap.build import build_index
+    from overlap.pipeline.build import build_index
     ds = Path(workdir) / "ds.jsonl"
     ds.write_text("".join(json.dumps({"id": r["id"], "messages": [
         {"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["response"]}]}) + "\n"
@@ -116,7 +116,7 @@ def eval_loss(model, items, pad, bs):
 def load_model(spec, device):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     if spec in (None, "default"):
-        from overlap import lm
+        from overlap.signals.lm import model as lm
         loaded = lm.load("default", device=device)
         return loaded.model.float(), loaded.tokenizer
     return AutoModelForCausalLM.from_pretrained(spec).to(device).float(), AutoTokenizer.from_pretrained(spec)

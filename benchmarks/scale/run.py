@@ -74,7 +74,9 @@ def tree_cpu_seconds() -> float:
 def run_one(engine: str, workers: int, corpus: Path, work: Path, signals: str, dataset: Path) -> dict:
     """Build (and scan with) an index of ``corpus`` on ``engine`` with ``workers`` cores."""
     os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:workers]))
-    from overlap import build, scan
+    from overlap.engines import Engine
+from overlap.pipeline import build
+    from overlap.pipeline import scan
     from overlap.io import read_dataset
 
     result: dict = {"engine": engine, "workers": workers, "load_before": os.getloadavg()[0]}
@@ -88,14 +90,14 @@ def run_one(engine: str, workers: int, corpus: Path, work: Path, signals: str, d
     warm = work / "warm"
     files = sorted(corpus.glob("part-*.jsonl"))[:workers]
     started = time.perf_counter()
-    build.build_index(files, warm, signals=signals, engine=engine, workers=workers, sample_rate=0.02)
+    build.build_index(files, warm, signals=signals, engine=Engine(engine, workers), sample_rate=0.02)
     result["warmup_s"] = time.perf_counter() - started
     shutil.rmtree(warm)
     out = work / "idx"
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu = tree_cpu_seconds()
     started = time.perf_counter()
-    manifest = build.build_index([corpus], out, signals=signals, engine=engine, workers=workers)
+    manifest = build.build_index([corpus], out, signals=signals, engine=Engine(engine, workers))
     result["build_s"] = time.perf_counter() - started
     result["build_cpu_s"] = tree_cpu_seconds() - cpu
     result["driver_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -114,11 +116,11 @@ def run_one(engine: str, workers: int, corpus: Path, work: Path, signals: str, d
     result["shard_sha256"] = {f"{s['name']}/{f}": i["sha256"] for s in manifest.shards for f, i in s["files"].items()}
     examples, _ = read_dataset(dataset)
     started = time.perf_counter()
-    scores = scan.scan_examples(examples, out, engine=engine, workers=workers)
+    scores = scan.scan_examples(examples, out, engine=Engine(engine, workers))
     result["scan_s"] = time.perf_counter() - started
     result["scan_examples"] = scores.height
     started = time.perf_counter()
-    scan.scan_examples(examples, out, engine=engine, workers=workers, verify=False)
+    scan.scan_examples(examples, out, engine=Engine(engine, workers), verify=False)
     result["scan_noverify_s"] = time.perf_counter() - started
     result["scan_digest"] = str(scores.hash_rows().sum())
     return result
@@ -126,9 +128,10 @@ def run_one(engine: str, workers: int, corpus: Path, work: Path, signals: str, d
 
 def bundled_ratio(work: Path, signals: str) -> dict:
     """Index bytes per text byte on the bundled reference corpus."""
-    from overlap import build, data
+    from overlap.pipeline import build
+    from overlap.io import bundled as data
 
-    manifest = build.build_index(data.reference_sources(), work / "bundled", signals=signals, workers=1)
+    manifest = build.build_index(data.reference_sources(), work / "bundled", signals=signals, engine=Engine(workers=1))
     index_bytes = sum(i["bytes"] for s in manifest.shards for i in s["files"].values())
     return {"text_bytes": manifest.counts()["bytes"], "index_bytes": index_bytes,
             "input_bytes": sum(s["bytes"] for s in manifest.sources)}

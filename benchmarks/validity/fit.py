@@ -6,11 +6,11 @@ Usage::
     python benchmarks/validity/fit.py val.parquet              # fit, print, write the calibration
 
 For every subset of signals an index can hold, a logistic regression (the one
-the build's self-calibration uses, ``overlap.calibrate``) on the signals
-(``overlap.score.feature_names``) is fitted with every
+the build's self-calibration uses, ``overlap.scoring.calibrate``) on the signals
+(``overlap.scoring.score.feature_names``) is fitted with every
 kind weighted equally. The label threshold lets at most ``--max-false`` of the
 held-out same-style novel text be called familiar, halfway into the gap above
-the last held-out score it must keep out (``overlap.calibrate.threshold_for``);
+the last held-out score it must keep out (``overlap.scoring.calibrate.threshold_for``);
 ``familiarity`` is then ``sigmoid(sharpness * (z - threshold))``, so 0.5 is the label boundary and the ranking (AUROC) is the regression's own.
 """
 
@@ -28,15 +28,15 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labelled_set import FAMILIAR_KINDS  # noqa: E402
 
-from overlap.calibrate import fit_model, subset_columns  # noqa: E402
+from overlap.scoring.calibrate import fit_model, subset_columns  # noqa: E402
 from overlap import signals as registry  # noqa: E402
-from overlap.score import CALIBRATION_FILE  # noqa: E402
+from overlap.scoring.score import CALIBRATION_FILE  # noqa: E402
 
 SIGNALS = registry.score_columns()
 
 
 def fit(scores: pl.DataFrame, signals: tuple[str, ...], max_false: float) -> dict:
-    """Coefficients and threshold for one subset of signals (``overlap.calibrate.fit_model``)."""
+    """Coefficients and threshold for one subset of signals (``overlap.scoring.calibrate.fit_model``)."""
     kinds = scores["kind"].to_numpy()
     present = [n for n in registry.scored_columns() if n in scores.columns]
     columns = subset_columns({n: scores[n].fill_null(0.0).to_numpy().astype(float) for n in present}, signals)

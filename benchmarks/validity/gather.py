@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from overlap import text as ref
+from overlap.text import reference as ref
 
 UNSEEN_SALT = b"overlap-unseen\0"
 UNSEEN_SHARE = 0.02

@@ -1,6 +1,6 @@
 """A labelled benchmark set with planted overlap of each kind, cut from the documents of an index.
 
-Familiar kinds (the index holds their source), made by ``overlap.planting``, the
+Familiar kinds (the index holds their source), made by ``overlap.scoring.planting``, the
 generators the build's self-calibration uses too (with another seed):
 ``whole``, ``window``, ``edit10``, ``edit25``, ``wrapped``; and, for the bundled
 corpus, ``paraphrase``: the Python FAQ's question/answer pairs (the docs say the
@@ -26,8 +26,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from overlap import calibrate, data, planting
+from overlap.scoring import calibrate
+from overlap.io import bundled as data
+from overlap.scoring import planting
 from overlap.index.manifest import read_manifest
+from overlap.pipeline.scan import index_query
 from overlap.io import Example, iter_corpus_batches, read_dataset
 
 FAMILIAR_KINDS = (*planting.PLANTED_KINDS, "paraphrase")
@@ -71,7 +74,7 @@ def build(index: Path, per_kind: int = 60, seed: int = 1, heldout: list[str] | N
     bundled = heldout is None
     if not bundled:
         # As the build's own hold-out: a document the index already holds a copy of is not unseen text.
-        _, heldout, _ = calibrate.unduplicated(Path(index), manifest, [""] * len(heldout), heldout)
+        _, heldout, _ = calibrate.unduplicated(index_query(Path(index)), manifest, [""] * len(heldout), heldout)
     planted += planting.heldout_windows(bundled_heldout() if bundled else heldout,
                                         heldout_windows or per_kind * 2, seed + 1)
     items = [(p.kind, p.familiar, p.text, p.prompt, p.response) for p in planted]

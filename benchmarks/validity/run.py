@@ -29,10 +29,10 @@ from labelled_set import FAMILIAR_KINDS, NOVEL_KINDS, build, read_texts  # noqa:
 
 from overlap import api  # noqa: E402
 from overlap import signals as registry  # noqa: E402
-from overlap import calibrate  # noqa: E402
-from overlap.calibrate import auroc  # noqa: E402
+from overlap.scoring import calibrate  # noqa: E402
+from overlap.scoring.calibrate import auroc  # noqa: E402
 from overlap.index.manifest import read_manifest  # noqa: E402
-from overlap.scan import scan_examples  # noqa: E402
+from overlap.pipeline.scan import scan_examples  # noqa: E402
 
 TARGETS = {"whole": 0.995, "window": 0.995, "edit10": 0.99, "edit25": 0.95, "wrapped": 0.99, "paraphrase": 0.80}
 MAX_FALSE_FAMILIAR = 0.04
@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", default=None, help="index directory (default: the bundled corpus)")
     parser.add_argument("--per-kind", type=int, default=60,
-                        help="planted items per kind (the build's card uses overlap.calibrate.PER_KIND)")
+                        help="planted items per kind (the build's card uses overlap.scoring.calibrate.PER_KIND)")
     parser.add_argument("--heldout-windows", type=int, default=None,
                         help="held-out windows (default: with --heldout as many as the build's card uses, "
-                             "overlap.calibrate.HELDOUT_ITEMS; else twice --per-kind, as many as the chats)")
+                             "overlap.scoring.calibrate.HELDOUT_ITEMS; else twice --per-kind, as many as the chats)")
     parser.add_argument("--seed", type=int, default=1, help="the build's self-calibration uses seed 0")
     parser.add_argument("--heldout", nargs="*", default=None,
                         help="documents of the index's style it never saw (default: the bundled held-out text)")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     copies = calibrate.copied({c: scores[c].to_numpy() for c in SIGNALS if c in scores.columns})
     kinds = ["copied" if k == "heldout" and c else k for k, c in zip(kinds, copies)]
     table = evaluate(scores, kinds)
-    print(f"{kinds.count('copied')} held-out windows set aside as copies (overlap.calibrate.copied)")
+    print(f"{kinds.count('copied')} held-out windows set aside as copies (overlap.scoring.calibrate.copied)")
     if args.scores:
         scores.with_columns(pl.Series("kind", kinds)).write_parquet(args.scores)
     print(markdown(table))

@@ -75,14 +75,14 @@ class DocStore:
     @functools.lru_cache(maxsize=256)
     def normalized(self, shard: int, row: int) -> bytes:
         """UTF-8 bytes of the normalised document, the space evidence offsets refer to."""
-        from overlap import text as ref
+        from overlap.text import reference as ref
 
         return ref.encode(ref.normalize(self.text(shard, row)))
 
     @functools.lru_cache(maxsize=64)
     def lexical(self, shard: int, row: int):
         """The normalised document tokenised, for locating evidence in it."""
-        from overlap.lexical import LexicalBatch
+        from overlap.text.batch import LexicalBatch
 
         return LexicalBatch.from_texts([self.normalized(shard, row).decode("utf-8", "surrogatepass")])
 

@@ -40,7 +40,7 @@ class Manifest:
     overlap_version: str = ""
     sample_rate: float = 1.0
     holdout_rate: float = 0.0  # share of documents held out by id hash for self-calibration
-    calibration: dict[str, Any] = field(default_factory=dict)  # overlap.calibrate's fit and card
+    calibration: dict[str, Any] = field(default_factory=dict)  # overlap.scoring.calibrate's fit and card
     builds: list[dict[str, Any]] = field(default_factory=list)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from overlap.threads import batch_kernel  # sets numba's threading layer before any kernel runs
+from overlap.engines.threads import batch_kernel  # sets numba's threading layer before any kernel runs
 
 
 @njit(inline="always")

@@ -3,7 +3,7 @@
 :func:`copy_records` writes the records named by a list of row numbers (in that
 order, repeats allowed) from a JSON lines, JSON array, CSV or Parquet file
 (compressed or not) or a ``datasets`` folder, keeping each record's original
-bytes, so a resampled dataset (:mod:`overlap.resample` says which rows) reads
+bytes, so a resampled dataset (:mod:`overlap.weights.resample` says which rows) reads
 exactly like the input. Rows are counted as the readers of
 :mod:`overlap.io.formats` count records.
 """

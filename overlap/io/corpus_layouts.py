@@ -134,7 +134,7 @@ class CorpusLayout:
 
 def layouts_dir() -> Path:
     """The folder of layout descriptions (inside the installed package, else the checkout's)."""
-    from overlap import data
+    from overlap.io import bundled as data
 
     return data.corpora_dir() / LAYOUTS_FOLDER
 

@@ -3,7 +3,7 @@
 A word of the example is marked when it is part of a word 5-gram that also
 occurs in the matched corpus text (fewer than 5 words when either side is that
 short), and the same for the words of the match. Words are split as in
-:mod:`overlap.text` (runs of letters, numbers and marks) and compared after
+:mod:`overlap.text.reference` (runs of letters, numbers and marks) and compared after
 normalisation, but the marks are placed on the original text so a person reads
 what the dataset really says. Everything is HTML-escaped: the data is untrusted.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from overlap import text as ref
+from overlap.text import reference as ref
 
 SHARED_N = 5
 MAX_CHARS = 2400  # longest stretch of one text shown; longer ones are cut around the first mark

@@ -17,9 +17,10 @@ from typing import Any, Sequence
 import numpy as np
 import polars as pl
 
-from overlap import score, summary
+from overlap.scoring import score
+from overlap.scoring import summary
 from overlap import signals as registry
-from overlap.score import LABELS
+from overlap.scoring.score import LABELS
 
 
 @dataclass
@@ -225,7 +226,7 @@ def _attach_weights(frame: pl.DataFrame, weights: pl.DataFrame | str | Path | No
     if not preview or frame.height == 0:
         return frame, None, notes
     try:
-        from overlap.reweight import compute_weights
+        from overlap.weights.reweight import compute_weights
 
         weighted = compute_weights(frame.select("id", "row", "label", "familiarity", "dup_group"))
     except Exception as exc:  # a preview must never stop the report

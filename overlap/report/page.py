@@ -15,11 +15,11 @@ from typing import Any, Sequence
 import numpy as np
 import polars as pl
 
-from overlap import score
+from overlap.scoring import score
 from overlap.report import validity
 from overlap.report import evidence, reading, svg
 from overlap.report.model import ReportData
-from overlap.score import LABELS
+from overlap.scoring.score import LABELS
 
 MAP_POINTS = 4000  # most dots drawn on the 2-D map (a deterministic sample beyond that)
 MAX_CATEGORIES = 24  # categories drawn by name in plots; the rest are summed as "(other)"

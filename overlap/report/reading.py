@@ -16,7 +16,7 @@ import polars as pl
 
 from overlap import signals as registry
 from overlap.report.model import ReportData
-from overlap.score import FAMILIAR_AT, LABELS
+from overlap.scoring.score import FAMILIAR_AT, LABELS
 
 
 def _e(value: object) -> str:
@@ -86,7 +86,8 @@ def known(data: ReportData) -> str:
         if said:
             parts.append(f"The familiar verdicts rest on {_list(said)}.")
         frame = data.frame.filter(pl.col("label") == "familiar")
-        ng = data.signal(registry.get("ngram").column)
+        verbatim = registry.with_role("verbatim")
+        ng = data.signal(verbatim.column) if verbatim else None
         if ng is not None and ng.scored:
             med = frame[ng.column].median()
             one = frame.height == 1

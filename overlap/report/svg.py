@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from overlap.score import LABELS
+from overlap.scoring.score import LABELS
 
 COLOURS = {
     "familiar": "#e8590c",

@@ -1,6 +1,6 @@
 """The validity card of the index a scan used, as an HTML section of the report.
 
-The card (``overlap.calibrate``) says how far a label can be trusted on this
+The card (``overlap.scoring.calibrate``) says how far a label can be trusted on this
 index's corpus: for each kind of planted copy, how well the score ranks it above
 held-out text of the same corpus (AUROC) and how often it is labelled familiar,
 and how much held-out text is wrongly labelled familiar.
@@ -11,7 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from overlap import calibrate, planting
+from overlap.scoring import calibrate
+from overlap.scoring import planting
 
 KIND_NAMES = {
     "whole": "whole documents",

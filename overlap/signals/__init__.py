@@ -9,6 +9,7 @@ with :func:`register`.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from overlap.signals.base import ExampleSignal, Signal
 
@@ -59,6 +60,16 @@ def example_signal(name: str) -> ExampleSignal:
     return importlib.import_module(EXAMPLE_MODULES[name]).SIGNAL
 
 
+def requested_example_signals(scan_options: Any) -> list[tuple[ExampleSignal, dict]]:
+    """The example signals a scan's options ask for, each with its run options (imported only then)."""
+    out = []
+    for path in EXAMPLE_MODULES.values():
+        signal = importlib.import_module(path).SIGNAL
+        if (run_options := signal.requested(scan_options)) is not None:
+            out.append((signal, run_options))
+    return out
+
+
 def all_signals() -> list[Signal]:
     """Every registered signal, in canonical order."""
     return list(_load().values())
@@ -94,6 +105,11 @@ def owner(column: str) -> Signal:
         if base in signal.columns or base in signal.stands_in.values() or base in signal.model_inputs:
             return signal
     raise ValueError(f"no registered signal scores {column!r}")
+
+
+def with_role(role: str) -> Signal | None:
+    """The first registered signal that declares ``role`` (a flag or a part such as ``duplicate_groups``)."""
+    return next((s for s in _load().values() if getattr(s, role)), None)
 
 
 def lexical() -> list[str]:

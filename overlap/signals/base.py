@@ -13,7 +13,14 @@ Signal(...)`` naming its columns and its parts, all of the same small shape:
   the shards are asked, such as embedding the queries),
   ``compatibility_problems(params, options)`` (why an index cannot be scanned as asked)
   and ``model_params(model)`` (its parameters when built with ``--model``);
-* ``stream``: the module of its stream mode (``side``, ``Probe``, ``Merger``).
+* ``stream``: its stream mode, a :class:`StreamMode` (``side``, ``Probe``, ``Merger``).
+
+Roles the rest of the pipeline needs one signal for are declared, never
+spelled as names: ``content`` (``familiar_content`` reads its score: meaning,
+whatever the words), ``verbatim`` (its score is the share of text copied word
+for word, which the report's reading quotes), ``duplicate_groups`` (groups
+near-duplicate examples of a dataset) and ``map_points`` (places texts on the
+report's 2-D map from what ``prepare`` made of them).
 
 A signal that needs no index (the base LM) is an ``ExampleSignal``: its columns,
 a ``run`` over the examples on an engine, and how it combines with the rest.
@@ -28,6 +35,26 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class StreamMode:
+    """A signal's stream mode: the dataset's side in memory, one probe per corpus file, one merger.
+
+    ``side(batch, params, options)`` builds the dataset's tables once;
+    ``Probe(side, params, options)`` reads one corpus file, batch by batch
+    (``add(batch, ids, doc_base)``), and ``finish()`` returns its partial;
+    ``Merger(side, params)`` takes every file's partial in file order
+    (``add(file_number, partial)``) and ``result(batch)`` gives a
+    :class:`SignalResult` with ``doc_ids``. ``prepared(side)`` is what the side
+    prepared of the texts, handed to the scores table as ``prepare``'s result is
+    in index mode (None: nothing).
+    """
+
+    side: Callable[..., Any]
+    Probe: Callable[..., Any]
+    Merger: Callable[..., Any]
+    prepared: Callable[[Any], Any] | None = None
 
 
 def no_problems(params: dict, options: dict) -> list[str]:
@@ -59,8 +86,12 @@ class Signal:
     Builder: Callable[..., Any]
     Reader: Callable[..., Any]
     merge: Callable[..., "SignalResult"]
-    stream: str | None = None
+    stream: StreamMode | None = None
     lexical: bool = False
+    content: bool = False
+    verbatim: bool = False
+    duplicate_groups: Callable[..., np.ndarray] | None = None
+    map_points: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     measures: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     stands_in: Mapping[str, str] = field(default_factory=dict)
@@ -83,7 +114,8 @@ class Signal:
 class ExampleSignal:
     """A signal measured on the examples themselves by a model, with no index (the base LM).
 
-    ``run(examples, options, engine=..., workers=..., ray_address=..., progress=...)``
+    ``requested(scan_options)`` says whether a scan asked for it: its run
+    options, or None. ``run(examples, run_options, engine=..., progress=...)``
     returns its ``columns`` (one row per example, input order); ``column`` is its
     familiarity in [0, 1] and ``combine(familiarity, values)`` how that enters
     the combined familiarity.
@@ -92,6 +124,7 @@ class ExampleSignal:
     name: str
     column: str
     columns: tuple[str, ...]
+    requested: Callable[[Any], dict | None]
     run: Callable[..., Any]
     combine: Callable[[Any, Any], Any]
 
@@ -105,6 +138,8 @@ class SignalResult:
     character offsets of ``match`` in the normalised corpus document.
     ``features`` holds further per-text values a signal measures on the way
     (column name -> array), scored beside ``score`` (see ``score.FEATURES``).
+    ``doc_ids`` names each text's evidence document (None: no match), set once
+    the documents are known (by the scan's or the stream's merge).
     """
 
     score: np.ndarray
@@ -114,6 +149,7 @@ class SignalResult:
     end: np.ndarray
     match: list[str | None]
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    doc_ids: list[str | None] = field(default_factory=list)
 
     @classmethod
     def empty(cls, n: int) -> "SignalResult":

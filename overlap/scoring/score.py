@@ -1,0 +1,184 @@
+"""Signals -> one familiarity in [0, 1] and a label.
+
+The combination is a logistic model over the signals an index holds (each
+entering as the inputs its declaration names: n-grams as the word alignment of
+``signals/ngram.py`` and its square root, which separate heavily edited copies
+better than containment does), fitted on the labelled benchmark in
+``benchmarks/validity`` and stored in ``calibration.json`` beside this file,
+one model per subset of signals. Its linear score ``z`` is turned into
+``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
+boundary, placed where at most 4% of held-out same-style novel text crosses it.
+The borderline band starts half a unit of ``z`` below the threshold, or closer
+where that would reach down to the score of a text with no overlap at all (the
+model's ``borderline``): the familiarity scale is stretched so that
+``borderline`` maps to ``BORDERLINE_AT`` and zero overlap is always ``novel``.
+Rerun ``benchmarks/validity/run.py`` and ``fit.py`` after changing a signal.
+
+An index fitted on its own corpus at build time (``overlap.scoring.calibrate``) carries
+its models in its manifest; every function here takes that ``calibration`` and
+uses its models, falling back to ``calibration.json`` where it has none.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from overlap import signals as registry
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+LABELS = ("familiar", "borderline", "novel", "empty")
+SHARPNESS = 4.0
+BORDERLINE_BELOW = 0.5  # linear-score distance below the threshold that is still "borderline"
+FAMILIAR_AT = 0.5
+BORDERLINE_AT = float(1.0 / (1.0 + np.exp(SHARPNESS * BORDERLINE_BELOW)))
+
+
+def signal_columns(columns) -> list[str]:
+    """The registered signals' score columns among ``columns``, in canonical order."""
+    return [c for c in registry.score_columns() if c in columns]
+
+
+def feature_names(signals: list[str], columns: dict | None = None) -> list[str]:
+    """The model inputs for these signal columns, in canonical order: each signal's declared
+    ``inputs``, with a measured column it lacks in ``columns`` replaced by its stand-in."""
+    names = []
+    for column in signal_columns(signals):
+        signal = registry.owner(column)
+        for name in signal.model_inputs:
+            base = name.removeprefix("sqrt_")
+            if columns is not None and base not in columns and base in signal.stands_in:
+                name = name.replace(base, signal.stands_in[base])
+            names.append(name)
+    return names
+
+
+def _feature(name: str, columns: dict[str, np.ndarray]) -> np.ndarray:
+    if name.startswith("sqrt_"):
+        return np.sqrt(np.clip(_feature(name.removeprefix("sqrt_"), columns), 0.0, None))
+    if name not in columns:
+        stand_in = registry.owner(name).stands_in.get(name)
+        if stand_in is not None:
+            return np.asarray(columns[stand_in], dtype=float)
+    return np.asarray(columns[name], dtype=float)
+
+
+def features(columns: dict[str, np.ndarray], names: list[str] | None = None) -> np.ndarray:
+    """Model inputs ``names`` (default: ``feature_names`` of ``columns``) as one matrix, NaN as 0."""
+    names = feature_names(list(columns), columns) if names is None else names
+    return np.column_stack([np.nan_to_num(_feature(n, columns), nan=0.0) for n in names])
+
+
+@functools.cache
+def _models() -> dict[tuple[str, ...], dict]:
+    data = json.loads(CALIBRATION_FILE.read_text())
+    return {tuple(m["signals"]): m for m in data["models"]}
+
+
+def _fitted(calibration: dict | None) -> dict[tuple[str, ...], dict]:
+    """An index's own models where its calibration has them, else the bundled ones."""
+    if calibration and calibration.get("models"):
+        return {tuple(m["signals"]): m for m in calibration["models"]}
+    return _models()
+
+
+def model_for(signals: list[str], calibration: dict | None = None) -> dict:
+    """The fitted model for exactly this set of signal columns."""
+    key = tuple(signal_columns(signals))
+    models = _fitted(calibration)
+    if key not in models:
+        raise ValueError(f"no calibration for signals {list(key)}; rerun benchmarks/validity/fit.py")
+    return models[key]
+
+
+def linear_score(signals: dict[str, np.ndarray], calibration: dict | None = None) -> tuple[np.ndarray, dict]:
+    """The model's linear score per example (NaN where no signal has a value) and the model.
+
+    ``signals`` maps signal score columns and the columns measured with them
+    (``ngram_alignment``) to values per example.
+    """
+    present = {n: np.asarray(signals[n], dtype=float) for n in signal_columns(signals)}
+    if not present:
+        raise ValueError("no scored signal to combine")
+    model = model_for(list(present), calibration)
+    missing = np.isnan(np.column_stack(list(present.values()))).all(axis=1)
+    x = features(signals, model["features"])
+    z = x @ np.asarray(model["coefficients"]) + model["intercept"]
+    z[missing] = np.nan
+    return z, model
+
+
+def familiarity(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
+    """Familiarity in [0, 1] per example; NaN where there was nothing to score."""
+    z, model = linear_score(signals, calibration)
+    threshold = model["threshold"]
+    band = threshold - model.get("borderline", threshold - BORDERLINE_BELOW)
+    return 1.0 / (1.0 + np.exp(-SHARPNESS * BORDERLINE_BELOW / band * (z - threshold)))
+
+
+def label(fam: np.ndarray) -> np.ndarray:
+    """``familiar`` / ``borderline`` / ``novel``, and ``empty`` where there was nothing to score."""
+    fam = np.asarray(fam, dtype=float)
+    out = np.full(fam.shape, "novel", dtype=object)
+    out[fam >= BORDERLINE_AT] = "borderline"
+    out[fam >= FAMILIAR_AT] = "familiar"
+    out[np.isnan(fam)] = "empty"
+    return out
+
+
+def single_threshold(column: str, calibration: dict | None = None) -> float | None:
+    """The value at which this signal alone makes an example familiar (its one-signal model)."""
+    if (column,) not in _fitted(calibration):
+        return None
+    grid = np.linspace(0.0, 1.0, 10001)
+    fam = familiarity({column: grid}, calibration)
+    above = np.flatnonzero(fam >= FAMILIAR_AT)
+    return float(grid[above[0]]) if len(above) else None
+
+
+def content_column() -> str | None:
+    """The score column ``familiar_content`` is cut from: the signal declared ``content`` (meaning)."""
+    signal = registry.with_role("content")
+    return signal.column if signal else None
+
+
+def content_threshold(calibration: dict | None = None) -> float | None:
+    """Semantic similarity at which an example restates the corpus (``familiar_content``).
+
+    An index's own held-out 96th percentile where it was fitted; else the bundled
+    one-signal semantic model's threshold, fitted to the same 4% of held-out text.
+    """
+    if calibration and calibration.get("content_threshold") is not None:
+        return float(calibration["content_threshold"])
+    return single_threshold(content_column())
+
+
+def familiar_content(semantic: np.ndarray, calibration: dict | None = None) -> list[bool | None]:
+    """Per example, whether its meaning matches the corpus, however its words differ (None unscored)."""
+    cut = content_threshold(calibration)
+    return [None if np.isnan(v) else bool(v >= cut) for v in np.asarray(semantic, dtype=float)]
+
+
+def contributions(signals: dict[str, np.ndarray], calibration: dict | None = None) -> dict[str, np.ndarray]:
+    """Each signal's share of the linear score (each model input counted to the signal it is of)."""
+    z, model = linear_score(signals, calibration)
+    names = model["features"]
+    terms = features(signals, names) * np.asarray(model["coefficients"])
+    out = {n: np.zeros(len(z)) for n in signal_columns(model["signals"])}
+    for i, n in enumerate(names):
+        out[registry.owner(n).column] += terms[:, i]
+    return out
+
+
+def driver(signals: dict[str, np.ndarray], calibration: dict | None = None) -> np.ndarray:
+    """Per example, the signal contributing most to its score (None where nothing was scored)."""
+    parts = contributions(signals, calibration)
+    names = list(parts)
+    stacked = np.vstack([parts[n] for n in names])
+    out = np.array(names, dtype=object)[np.argmax(stacked, axis=0)]
+    missing = np.isnan(np.column_stack([np.asarray(signals[n], dtype=float) for n in names])).all(axis=1)
+    out[missing] = None
+    return out

@@ -1,0 +1,226 @@
+"""Compiled batch versions of ``text.py``: pack, tokenise and hash n-grams, giving identical results.
+
+A batch is a list of texts packed like an Arrow string column: one ``uint8``
+buffer of UTF-8 bytes and ``int64`` offsets (``n + 1`` of them). Every kernel
+walks whole batches in numba-compiled code, in parallel over documents, so no
+Python runs per word or per shingle. Outputs are flat arrays plus offsets, the
+same packing again. Small inputs (one document, when evidence is located) run
+a serial build of the same function, which is faster than waking threads
+(``threads.batch_kernel``).
+
+Also here: :func:`aligned_words`, how many of a text's words an n-gram match
+covers once aligned with its best document (the n-gram signal's evidence).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from overlap.text import reference as ref
+from overlap.engines.threads import batch_kernel  # sets numba's threading layer before any kernel runs
+
+_FNV_OFFSET = np.uint64(ref.FNV_OFFSET)
+_FNV_PRIME = np.uint64(ref.FNV_PRIME)
+_SEED = np.uint64(ref.NGRAM_SEED)
+
+
+def pack(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise and pack texts into (UTF-8 buffer, offsets).
+
+    An ASCII text is its own NFKC form, so it is only lower-cased (``str.isascii``
+    is a flag CPython keeps, free to ask); the others take :func:`text.normalize`.
+    """
+    encoded = [t.lower().encode("ascii") if t.isascii() else ref.encode(ref.normalize(t)) for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return buf, offsets
+
+
+@njit(inline="always")
+def mix64(x):
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@njit(inline="always")
+def _decode(buf, i):
+    """Code point starting at byte i and its width (input is valid UTF-8)."""
+    c = np.int64(buf[i])
+    if c < 0x80:
+        return c, 1
+    if c < 0xE0:
+        return ((c & 0x1F) << 6) | (np.int64(buf[i + 1]) & 0x3F), 2
+    if c < 0xF0:
+        return (
+            ((c & 0x0F) << 12) | ((np.int64(buf[i + 1]) & 0x3F) << 6) | (np.int64(buf[i + 2]) & 0x3F),
+            3,
+        )
+    return (
+        ((c & 0x07) << 18)
+        | ((np.int64(buf[i + 1]) & 0x3F) << 12)
+        | ((np.int64(buf[i + 2]) & 0x3F) << 6)
+        | (np.int64(buf[i + 3]) & 0x3F),
+        4,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _count_words(buf, start, end, table):
+    count = 0
+    inword = False
+    i = start
+    while i < end:
+        c = buf[i]
+        if c < 0x80:  # ASCII: one byte, one code point
+            word = table[c]
+            i += 1
+        else:
+            cp, width = _decode(buf, i)
+            word = table[cp]
+            i += width
+        if word:
+            if not inword:
+                count += 1
+                inword = True
+        else:
+            inword = False
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _fill_words(buf, start, end, table, hashes, starts, ends, out):
+    inword = False
+    h = _FNV_OFFSET
+    i = start
+    k = out
+    while i < end:
+        c = buf[i]
+        if c < 0x80:  # ASCII fast path: the same steps for a one-byte code point
+            if table[c]:
+                if not inword:
+                    inword = True
+                    h = _FNV_OFFSET
+                    starts[k] = i
+                h = (h ^ np.uint64(c)) * _FNV_PRIME
+            elif inword:
+                inword = False
+                hashes[k] = mix64(h)
+                ends[k] = i
+                k += 1
+            i += 1
+            continue
+        cp, width = _decode(buf, i)
+        if table[cp]:
+            if not inword:
+                inword = True
+                h = _FNV_OFFSET
+                starts[k] = i
+            for j in range(i, i + width):
+                h ^= np.uint64(buf[j])
+                h *= _FNV_PRIME
+        elif inword:
+            inword = False
+            hashes[k] = mix64(h)
+            ends[k] = i
+            k += 1
+        i += width
+    if inword:
+        hashes[k] = mix64(h)
+        ends[k] = end
+
+
+@batch_kernel(lambda buf, offsets, table: buf.shape[0], 1 << 18)
+def _tokenize(buf, offsets, table):
+    n = offsets.shape[0] - 1
+    counts = np.zeros(n, dtype=np.int64)
+    for d in prange(n):
+        counts[d] = _count_words(buf, offsets[d], offsets[d + 1], table)
+    word_offsets = np.zeros(n + 1, dtype=np.int64)
+    for d in range(n):
+        word_offsets[d + 1] = word_offsets[d] + counts[d]
+    total = word_offsets[n]
+    hashes = np.empty(total, dtype=np.uint64)
+    starts = np.empty(total, dtype=np.int64)
+    ends = np.empty(total, dtype=np.int64)
+    for d in prange(n):
+        _fill_words(buf, offsets[d], offsets[d + 1], table, hashes, starts, ends, word_offsets[d])
+    return hashes, starts, ends, word_offsets
+
+
+def tokenize(buf: np.ndarray, offsets: np.ndarray):
+    """Word hashes and byte spans of every packed text.
+
+    Returns ``(hashes, starts, ends, word_offsets)``: words of text ``d`` are
+    ``word_offsets[d]:word_offsets[d+1]``; spans are absolute offsets into ``buf``.
+    """
+    return _tokenize(buf, offsets, ref.word_char_table())
+
+
+@batch_kernel(lambda word_hashes, word_offsets, n: word_hashes.shape[0] * n, 1 << 18)
+def ngrams(word_hashes, word_offsets, n):
+    """Word n-gram hashes per text (see ``text.ngram_hashes``), packed with offsets."""
+    ndocs = word_offsets.shape[0] - 1
+    gram_offsets = np.zeros(ndocs + 1, dtype=np.int64)
+    for d in range(ndocs):
+        k = word_offsets[d + 1] - word_offsets[d]
+        g = 0
+        if k >= n:
+            g = k - n + 1
+        elif k > 0:
+            g = 1
+        gram_offsets[d + 1] = gram_offsets[d] + g
+    out = np.empty(gram_offsets[ndocs], dtype=np.uint64)
+    for d in prange(ndocs):
+        w0 = word_offsets[d]
+        k = word_offsets[d + 1] - w0
+        g0 = gram_offsets[d]
+        width = min(k, n)
+        for i in range(gram_offsets[d + 1] - g0):
+            h = _SEED ^ np.uint64(width)
+            for j in range(width):
+                h = mix64(h ^ word_hashes[w0 + i + j])
+            out[g0 + i] = h
+    return out, gram_offsets
+
+
+@njit(cache=True)
+def _aligned_words(words, doc_words, anchor_at, anchor_doc_at, matched_at, n):
+    covered = np.zeros(words.shape[0], dtype=np.bool_)
+    for i in matched_at:
+        covered[i : i + n] = True
+    count = 0
+    k = 0  # the last anchor at or before j (the first one while there is none)
+    m = anchor_at.shape[0]
+    for j in range(words.shape[0]):
+        while k + 1 < m and anchor_at[k + 1] <= j:
+            k += 1
+        for a in (k, min(k + 1, m - 1)):  # the anchors on either side of j
+            if m and not covered[j]:
+                q = j + anchor_doc_at[a] - anchor_at[a]
+                if 0 <= q < doc_words.shape[0] and doc_words[q] == words[j]:
+                    covered[j] = True
+        if covered[j]:
+            count += 1
+    return count
+
+
+def aligned_words(words: np.ndarray, doc_words: np.ndarray, anchor_at: np.ndarray, anchor_doc_at: np.ndarray,
+                  matched_at: np.ndarray, n: int) -> int:
+    """How many of a text's ``words`` are matched: inside a matched n-gram or equal to their aligned word.
+
+    ``matched_at`` are the start positions of the text's n-grams found in the corpus
+    (in any document). ``anchor_at`` (sorted) and ``anchor_doc_at`` are the word
+    positions of the n-grams it shares with its best document, in the text and in
+    that document; each text word aligns through the anchor before or after it (a
+    replaced word keeps the alignment; past an insertion or deletion the next anchor
+    carries the shifted one).
+    """
+    return int(_aligned_words(np.asarray(words, dtype=np.uint64), np.asarray(doc_words, dtype=np.uint64),
+                              np.asarray(anchor_at, dtype=np.int64), np.asarray(anchor_doc_at, dtype=np.int64),
+                              np.asarray(matched_at, dtype=np.int64), n))

@@ -225,6 +225,8 @@ def scores_table(
         data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
         data[f"{prefix}_doc_end"] = result.end[whole]
         data[f"{prefix}_match"] = [result.match[i] for i in whole]
+        for column, values in result.details.items():
+            data[column] = values[whole] if isinstance(values, np.ndarray) else [values[i] for i in whole]
     fam_all = score.familiarity(per_text_signals, calibration)
     fam = fam_all[whole]
     lm_frame = None

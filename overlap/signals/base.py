@@ -42,7 +42,9 @@ class Signal:
     ``column`` is its score in [0, 1] in the scores table and ``evidence`` the
     prefix of its evidence columns (``<evidence>_doc_id``, ``_doc_start``,
     ``_doc_end``, ``_match``). ``measures`` are further per-text columns its
-    results carry (``SignalResult.features``); ``inputs`` are what the calibrated
+    results carry (``SignalResult.features``, numbers); ``details`` are per-text
+    evidence columns that are not scored (``SignalResult.details``: offsets, a
+    document id); ``inputs`` are what the calibrated
     model reads of it (default: ``column``), where ``sqrt_<c>`` is the square root
     of column ``c``; ``stands_in`` maps a measured column to the column read in its
     place from a table written before it was measured. ``lexical`` signals work
@@ -62,6 +64,7 @@ class Signal:
     stream: str | None = None
     lexical: bool = False
     measures: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     stands_in: Mapping[str, str] = field(default_factory=dict)
     prepare: Callable[..., Any] | None = None
@@ -104,7 +107,9 @@ class SignalResult:
     ``shard``/``doc`` are -1 where nothing matched; ``start``/``end`` are
     character offsets of ``match`` in the normalised corpus document.
     ``features`` holds further per-text values a signal measures on the way
-    (column name -> array), scored beside ``score`` (see ``score.FEATURES``).
+    (column name -> array), scored beside ``score`` (see ``score.FEATURES``);
+    ``details`` further evidence columns (column name -> array or list), written
+    to the scores table but not scored.
     """
 
     score: np.ndarray
@@ -114,6 +119,7 @@ class SignalResult:
     end: np.ndarray
     match: list[str | None]
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int) -> "SignalResult":

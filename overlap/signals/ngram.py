@@ -217,7 +217,7 @@ def _exposure(result: SignalResult, shard: np.ndarray, doc: np.ndarray, freq: np
                 getattr(cited, name)[d] = getattr(result, name)[d]
             continue
         group = groups[key >> 32] if groups else 1
-        _attach_evidence(cited, d, docs, n, grams[lo + start : lo + start + length], key, group)
+        _cite_span(cited, d, docs, n, grams[lo + start : lo + start + length], key, group)
     result.features[ngram_counts.LONGEST_SPAN] = longest
     result.details = {
         ngram_counts.SPAN_START: span_start,
@@ -275,6 +275,29 @@ def _attach_evidence(result, d, docs, n, run, key, group) -> None:
                 result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, *located)
                 return
     result.shard[d], result.doc[d] = s, rows[0]
+
+
+def _cite_span(result, d, docs, n, run, key, group) -> None:
+    """Cite the longest piece of ``run`` found in one piece in a document of the key's group (the first such)."""
+    s, g = key >> 32, key & 0xFFFFFFFF
+    rows = range(g, g + 1) if group == 1 else range(g * group, min((g + 1) * group, docs.documents(s)))
+    best = None
+    for row in rows:
+        doc = docs.lexical(s, row)
+        length, at = ngram_counts.longest_piece(doc.grams(n)[0], run)
+        if length and (best is None or length > best[0]):
+            best = (length, at, row, doc)
+        if length == len(run):
+            break
+    result.shard[d] = s
+    if best is None:
+        result.doc[d] = rows[0]
+        return
+    length, at, row, doc = best
+    last_word = min(at + length - 1 + n, int(doc.word_counts()[0]))
+    start, end, _ = doc.span_text(0, at, last_word)
+    result.doc[d] = row
+    result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, start, end)
 
 
 def _locate(doc: LexicalBatch, run: np.ndarray, n: int) -> tuple[int, int] | None:

@@ -14,9 +14,11 @@ Per text, from the counts of its n-grams found in the corpus:
 * ``ngram_longest_span``: the words of its longest run of consecutive matched
   n-grams (``run + n - 1``, at most its words), the single best contamination
   signal in the literature (ConTAM); with its word offsets in the text
-  (``ngram_span_start``/``_end``) and the corpus document holding it, with
-  character offsets in that (normalised) document (``ngram_span_doc_id``,
-  ``_doc_start``/``_doc_end``; -1 where the run is not found in one piece there).
+  (``ngram_span_start``/``_end``) and the corpus document first holding most of
+  its n-grams, with the character offsets in that (normalised) document of the
+  longest piece of the span found there in one piece (``ngram_span_doc_id``,
+  ``_doc_start``/``_doc_end``): the whole span unless the document holds it only
+  in pieces (an index keeps, per n-gram, only the first document holding it).
 """
 
 from __future__ import annotations
@@ -170,3 +172,22 @@ def span_words(start: int, length: int, words: int, n: int) -> tuple[int, int]:
     if length == 0:
         return 0, 0
     return start, min(start + length - 1 + n, words)
+
+
+def longest_piece(doc_grams: np.ndarray, run: np.ndarray) -> tuple[int, int]:
+    """``(length, position in doc_grams)`` of the longest stretch of consecutive n-grams of ``run``
+    found consecutive in ``doc_grams`` (the first such; ``(0, -1)`` if none is there)."""
+    where: dict[int, list[int]] = {}
+    hits = np.flatnonzero(np.isin(doc_grams, run))
+    for p, g in zip(hits.tolist(), doc_grams[hits].tolist()):
+        where.setdefault(g, []).append(p)
+    best, at = 0, -1
+    previous: dict[int, int] = {}
+    for g in run.tolist():
+        current = {}
+        for p in where.get(g, ()):
+            current[p] = previous.get(p - 1, 0) + 1
+            if current[p] > best:
+                best, at = current[p], p - current[p] + 1
+        previous = current
+    return best, at

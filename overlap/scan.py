@@ -37,6 +37,17 @@ def signal_columns(results: dict[str, SignalResult]) -> dict[str, np.ndarray]:
     return columns
 
 
+def attach_sources(results: dict[str, SignalResult], sources: list[str]) -> None:
+    """Name each text's evidence source: the corpus file of the shard its evidence is in (``sources[shard]``)."""
+    for result in results.values():
+        result.sources = [sources[int(s)] if s >= 0 else None for s in result.shard]
+
+
+def source_name(path: str | Path) -> str:
+    """How a corpus file is named as a source: its file name."""
+    return Path(path).name
+
+
 def check_compatible(manifest: Manifest, index_dir: Path, options: dict[str, Any] | None = None) -> None:
     """Refuse an index whose parameters this version cannot honour, naming each difference."""
     problems = []
@@ -116,6 +127,7 @@ def query_index(
         results[name].doc_ids = [
             docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
         ]
+    attach_sources(results, [source_name(e["source"]["path"]) for e in manifest.shards])
     return results, prepared
 
 
@@ -215,6 +227,7 @@ def scores_table(
         "words": batch.word_counts()[whole],
     }
     per_text_signals = signal_columns(results)
+    strings = ["category", "flag"]
     for name, result in results.items():
         signal = registry.get(name)
         prefix = signal.evidence
@@ -225,8 +238,13 @@ def scores_table(
         data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
         data[f"{prefix}_doc_end"] = result.end[whole]
         data[f"{prefix}_match"] = [result.match[i] for i in whole]
+        if getattr(result, "sources", None) is not None:
+            data[f"{prefix}_source"] = [result.sources[i] for i in whole]
+            strings.append(f"{prefix}_source")
         for column, values in result.details.items():
             data[column] = values[whole] if isinstance(values, np.ndarray) else [values[i] for i in whole]
+            if not isinstance(values, np.ndarray):
+                strings.append(column)
     fam_all = score.familiarity(per_text_signals, calibration)
     fam = fam_all[whole]
     lm_frame = None
@@ -250,7 +268,7 @@ def scores_table(
     if "embedding" in prepared:
         data["map_x"], data["map_y"] = embedding_map(prepared["embedding"], texts_count, whole)
     # Text columns that may hold no value in a dataset still need their type in Parquet.
-    frame = pl.DataFrame(data, strict=False, schema_overrides={"category": pl.String, "flag": pl.String})
+    frame = pl.DataFrame(data, strict=False, schema_overrides={c: pl.String for c in strings})
     if lm_frame is not None:
         frame = frame.hstack(lm_frame)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))

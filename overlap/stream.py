@@ -33,7 +33,7 @@ from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES, Example
 from overlap.lexical import LexicalBatch
 from overlap.progress import Progress
-from overlap.scan import distinct_texts, scores_table
+from overlap.scan import attach_sources, distinct_texts, scores_table, source_name
 from overlap.signals.base import SignalResult
 from overlap.threads import set_threads
 
@@ -137,6 +137,7 @@ def stream_corpus(
             progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
                      f"{part['documents']} documents; {meter.line(meter.clock())}")
     results = {name: mergers[name].result(batch) for name in names}
+    attach_sources(results, [source_name(f) for f in files])
     prepared = {"embedding": sides["embedding"].prepared} if "embedding" in sides else {}
     return results, prepared, params, rejects
 

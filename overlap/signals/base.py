@@ -49,7 +49,8 @@ class Signal:
     of column ``c``; ``stands_in`` maps a measured column to the column read in its
     place from a table written before it was measured. ``lexical`` signals work
     from words alone (no model) and are the ones that decide whether a text is a
-    copy of a corpus document.
+    copy of a corpus document. ``summarize(scores)`` gives lines of its own for the
+    terminal summary (a polars scores table in; none where its columns are absent).
     """
 
     name: str
@@ -70,6 +71,7 @@ class Signal:
     prepare: Callable[..., Any] | None = None
     compatibility_problems: Callable[[dict, dict], list[str]] = no_problems
     model_params: Callable[[str | None], dict] | None = None
+    summarize: Callable[[Any], list[str]] | None = None
 
     @property
     def model_inputs(self) -> tuple[str, ...]:

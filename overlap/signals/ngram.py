@@ -333,4 +333,5 @@ SIGNAL = Signal(
     inputs=(ALIGNMENT, f"sqrt_{ALIGNMENT}"),
     stands_in={ALIGNMENT: "ngram_containment"},
     compatibility_problems=ngram_counts.compatibility_problems,
+    summarize=ngram_counts.summarize,
 )

@@ -191,3 +191,25 @@ def longest_piece(doc_grams: np.ndarray, run: np.ndarray) -> tuple[int, int]:
                 best, at = current[p], p - current[p] + 1
         previous = current
     return best, at
+
+
+BOILERPLATE_DOCS = 100  # matched text held by at least this many documents reads as boilerplate
+
+
+def summarize(scores) -> list[str]:
+    """The exposure line of the terminal summary: how widely the familiar examples' matched text occurs."""
+    import polars as pl
+
+    if DOC_FREQ not in scores.columns or "label" not in scores.columns:
+        return []
+    matched = scores.filter(pl.col(DOC_FREQ).fill_null(0) > 0)
+    if not matched.height:
+        return []
+    familiar = matched.filter(pl.col("label") == "familiar")
+    common = matched.filter(pl.col(DOC_FREQ_MAX) >= BOILERPLATE_DOCS).height
+    line = (f"n-gram exposure: {matched.height} examples share n-grams with the corpus, held by a median of "
+            f"{matched[DOC_FREQ].median():.0f} documents")
+    if familiar.height:
+        line += (f" ({familiar[DOC_FREQ].median():.0f} for familiar ones; their longest matched span "
+                 f"a median {familiar[LONGEST_SPAN].median():.0f} words)")
+    return [line + f"; {common} hold text found in {BOILERPLATE_DOCS}+ documents (boilerplate, stock phrases)"]

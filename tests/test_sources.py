@@ -58,3 +58,12 @@ def test_summary_breaks_familiarity_down_by_source(sourced):
         rows = {line.split()[0]: line.split()[1:3] for line in text.split("familiar by corpus source")[1].splitlines()
                 if line.endswith(".jsonl") or ".jsonl " in line}
         assert rows["abc-news.jsonl"] == ["4", "44.4%"] and rows["wikipedia.jsonl"] == ["3", "33.3%"]
+
+
+def test_report_shows_familiarity_by_source_and_exposure(sourced, tmp_path):
+    origin, indexed, streamed = sourced
+    out = tmp_path / "report.html"
+    api.report(indexed, out)
+    page = out.read_text()
+    assert "By corpus source" in page and "pydoc-topics.jsonl" in page
+    assert "in abc-news.jsonl" in page and "longest span" in page and "doc freq" in page

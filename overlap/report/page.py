@@ -136,8 +136,11 @@ def evidence_html(row: dict[str, Any], data: ReportData, *, closest: bool = Fals
                 f'<code>{e(row.get(f"{sig.prefix}_doc_id") or "?")}</code>{e(where)}')
         if row.get(f"{sig.prefix}_source"):
             head += f' · <span class="muted">in {e(row[f"{sig.prefix}_source"])}</span>'
+        # What the signal measured beside its score, and the measured values among its details
+        # (exposure: document counts, the longest span; offsets and ids are whole numbers or text).
+        declared = registry.owner(sig.column)
         measured = [(m.removeprefix(f"{sig.prefix}_").replace("_", " "), row.get(m))
-                    for m in registry.owner(sig.column).measures if row.get(m) is not None]
+                    for m in (*declared.measures, *declared.details) if isinstance(row.get(m), float)]
         if measured:
             head += '<br><span class="muted">' + e(" · ".join(f"{m} {_num(v)}" for m, v in measured)) + "</span>"
         matches.append((head, str(match), evidence.tokens(str(match))))

@@ -194,8 +194,7 @@ def _exposure(result: SignalResult, shard: np.ndarray, doc: np.ndarray, freq: np
     grams, offsets = batch.grams(n)
     found = shard >= 0
     freq = np.minimum(freq, ngram_counts.SATURATION)
-    result.features[ngram_counts.DOC_FREQ], result.features[ngram_counts.DOC_FREQ_MAX] = ngram_counts.doc_freq(
-        freq, found, offsets)
+    median, top = ngram_counts.doc_freq(freq, found, offsets)
     texts = len(batch)
     words = batch.word_counts()
     longest = np.where(np.diff(offsets) > 0, 0.0, np.nan)
@@ -218,8 +217,10 @@ def _exposure(result: SignalResult, shard: np.ndarray, doc: np.ndarray, freq: np
             continue
         group = groups[key >> 32] if groups else 1
         _cite_span(cited, d, docs, n, grams[lo + start : lo + start + length], key, group)
-    result.features[ngram_counts.LONGEST_SPAN] = longest
     result.details = {
+        ngram_counts.DOC_FREQ: median,
+        ngram_counts.DOC_FREQ_MAX: top,
+        ngram_counts.LONGEST_SPAN: longest,
         ngram_counts.SPAN_START: span_start,
         ngram_counts.SPAN_END: span_end,
         ngram_counts.SPAN_DOC_ID: [docs.doc_id(int(s), int(r)) if s >= 0 else None
@@ -325,8 +326,10 @@ SIGNAL = Signal(
     merge=merge,
     stream="overlap.signals.ngram_stream",
     lexical=True,
-    measures=(ALIGNMENT, *ngram_counts.MEASURES),
-    details=ngram_counts.DETAILS,
+    measures=(ALIGNMENT,),
+    # Exposure is reported beside the scores, not scored: a count of documents is no
+    # [0, 1] signal, and no calibrated model reads it (see ngram_counts.py).
+    details=(*ngram_counts.MEASURES, *ngram_counts.DETAILS),
     # The alignment and its square root separate heavily edited copies (alignment well
     # under 1 but not 0) better than containment; every word of a matched n-gram is
     # matched, so containment is the alignment's floor in tables written before it.

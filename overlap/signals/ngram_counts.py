@@ -45,6 +45,7 @@ SPAN_END = "ngram_span_end"
 SPAN_DOC_ID = "ngram_span_doc_id"
 SPAN_DOC_START = "ngram_span_doc_start"
 SPAN_DOC_END = "ngram_span_doc_end"
+# Reported beside the scores (``Signal.details``), not model inputs: no measurement yet shows they help.
 MEASURES = (DOC_FREQ, DOC_FREQ_MAX, LONGEST_SPAN)
 DETAILS = (SPAN_START, SPAN_END, SPAN_DOC_ID, SPAN_DOC_START, SPAN_DOC_END)
 

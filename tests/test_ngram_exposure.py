@@ -182,3 +182,37 @@ def test_an_index_without_counts_is_refused(exposure, tmp_path):
     with pytest.raises(IndexError_, match="ngram_counts.*rebuild"):
         check_compatible(manifest, folder / "idx")
 
+
+
+def test_doc_counter_equals_a_plain_count_however_the_pairs_are_cut():
+    """Sorted (hash, document) pairs cut into blocks anywhere (a hash may span blocks, as a spilled merge emits it)."""
+    rng = np.random.default_rng(26)
+    keys = np.sort(rng.integers(0, 40, 3000).astype(np.uint64))
+    docs = np.zeros(len(keys), dtype=np.uint32)
+    for k in np.unique(keys):
+        at = keys == k
+        docs[at] = np.sort(rng.integers(0, 30, int(at.sum())))
+    expected = {int(k): (int(docs[keys == k].min()), len(set(docs[keys == k].tolist()))) for k in np.unique(keys)}
+    for _ in range(20):
+        got = {}
+        counter = ngram_counts.DocCounter(lambda h, f, c: got.update(
+            {int(a): (int(b), int(n)) for a, b, n in zip(h, f, c)}))
+        cuts = np.sort(rng.choice(np.arange(1, len(keys)), int(rng.integers(0, 60)), replace=False))
+        for a, b in zip([0, *cuts], [*cuts, len(keys)]):
+            counter.add(keys[a:b], docs[a:b])
+        counter.finish()
+        assert got == expected
+
+
+def test_counts_survive_spilled_runs(exposure, tmp_path, monkeypatch):
+    """A build spilling many small sorted runs stores the same counts as one held in memory."""
+    examples, corpus, indexed, _ = exposure
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in corpus))
+    api.build_index([path], tmp_path / "whole", signals="ngram")
+    monkeypatch.setenv("OVERLAP_SPILL_BYTES", str(1 << 16))
+    api.build_index([path], tmp_path / "spilled", signals="ngram")
+    for name in ("ngram_hashes.npy", "ngram_docs.npy", ngram_counts.COUNTS):
+        a, b = (np.load(next((tmp_path / f).rglob(name))) for f in ("whole", "spilled"))
+        assert np.array_equal(a, b), name
+    assert np.load(next((tmp_path / "whole").rglob(ngram_counts.COUNTS))).max() == ngram_counts.SATURATION

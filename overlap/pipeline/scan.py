@@ -17,7 +17,7 @@ import polars as pl
 
 from overlap.engines import Engine
 from overlap.pipeline.options import ScanOptions, options_from
-from overlap.pipeline.table import distinct_texts, scores_table, signal_columns
+from overlap.pipeline.table import attach_sources, distinct_texts, scores_table, signal_columns, source_name
 from overlap.scoring import score
 from overlap import signals as registry
 from overlap.text import reference as ref
@@ -109,6 +109,7 @@ def query_index(
         results[name].doc_ids = [
             docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
         ]
+    attach_sources(results, [source_name(e["source"]["path"]) for e in manifest.shards])
     return results, prepared
 
 

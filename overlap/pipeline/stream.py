@@ -32,7 +32,7 @@ from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES, Example
 from overlap.text.batch import LexicalBatch
 from overlap.io.progress import Progress
-from overlap.pipeline.table import distinct_texts, scores_table
+from overlap.pipeline.table import attach_sources, distinct_texts, scores_table, source_name
 from overlap.signals.base import SignalResult, StreamMode
 from overlap.engines.threads import set_threads
 
@@ -132,6 +132,7 @@ def stream_corpus(
             progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
                      f"{part['documents']} documents; {meter.line(meter.clock())}")
     results = {name: mergers[name].result(batch) for name in names}
+    attach_sources(results, [source_name(f) for f in files])
     prepared = {name: stream_mode(name).prepared(sides[name]) for name in names if stream_mode(name).prepared}
     return results, prepared, params, rejects
 

@@ -9,6 +9,7 @@ and the columns of example signals (the base LM) asked for.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -30,6 +31,17 @@ def signal_columns(results: dict[str, SignalResult]) -> dict[str, np.ndarray]:
         columns[registry.get(name).column] = result.score
         columns.update(result.features)
     return columns
+
+
+def attach_sources(results: dict[str, SignalResult], sources: list[str]) -> None:
+    """Name each text's evidence source: the corpus file of the shard its evidence is in (``sources[shard]``)."""
+    for result in results.values():
+        result.sources = [sources[int(s)] if s >= 0 else None for s in result.shard]
+
+
+def source_name(path: str | Path) -> str:
+    """How a corpus file is named as a source: its file name."""
+    return Path(path).name
 
 
 def distinct_texts(examples: Sequence[Example]) -> dict[str, int]:
@@ -73,6 +85,7 @@ def scores_table(
         "words": batch.word_counts()[whole],
     }
     per_text_signals = signal_columns(results)
+    strings = ["category", "flag"]
     for name, result in results.items():
         signal = registry.get(name)
         prefix = signal.evidence
@@ -83,6 +96,13 @@ def scores_table(
         data[f"{prefix}_doc_start"] = np.where(result.start[whole] >= 0, result.start[whole], -1)
         data[f"{prefix}_doc_end"] = result.end[whole]
         data[f"{prefix}_match"] = [result.match[i] for i in whole]
+        if result.sources:
+            data[f"{prefix}_source"] = [result.sources[i] for i in whole]
+            strings.append(f"{prefix}_source")
+        for column, values in result.details.items():
+            data[column] = values[whole] if isinstance(values, np.ndarray) else [values[i] for i in whole]
+            if not isinstance(values, np.ndarray):
+                strings.append(column)
     fam_all = score.familiarity(per_text_signals, calibration)
     fam = fam_all[whole]
     example_frames = []
@@ -110,7 +130,7 @@ def scores_table(
         if signal.map_points is not None:
             data["map_x"], data["map_y"] = signal.map_points(made, texts_count, whole)
     # Text columns that may hold no value in a dataset still need their type in Parquet.
-    frame = pl.DataFrame(data, strict=False, schema_overrides={"category": pl.String, "flag": pl.String})
+    frame = pl.DataFrame(data, strict=False, schema_overrides={c: pl.String for c in strings})
     for example_frame in example_frames:
         frame = frame.hstack(example_frame)
     return frame.with_columns(pl.col(pl.Float64).fill_nan(None))

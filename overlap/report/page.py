@@ -15,7 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 import polars as pl
 
-from overlap.scoring import score
+from overlap import signals as registry
+from overlap.scoring import score, summary
 from overlap.report import validity
 from overlap.report import evidence, reading, svg
 from overlap.report.model import ReportData
@@ -133,6 +134,15 @@ def evidence_html(row: dict[str, Any], data: ReportData, *, closest: bool = Fals
         where = f" · chars {start:,}–{end:,}" if isinstance(start, int) and start >= 0 and end is not None else ""
         head = (f'<span class="sig">{e(sig.name)} {_num(row.get(sig.column))}</span> · '
                 f'<code>{e(row.get(f"{sig.prefix}_doc_id") or "?")}</code>{e(where)}')
+        if row.get(f"{sig.prefix}_source"):
+            head += f' · <span class="muted">in {e(row[f"{sig.prefix}_source"])}</span>'
+        # What the signal measured beside its score, and the measured values among its details
+        # (exposure: document counts, the longest span; offsets and ids are whole numbers or text).
+        declared = registry.owner(sig.column)
+        measured = [(m.removeprefix(f"{sig.prefix}_").replace("_", " "), row.get(m))
+                    for m in (*declared.measures, *declared.details) if isinstance(row.get(m), float)]
+        if measured:
+            head += '<br><span class="muted">' + e(" · ".join(f"{m} {_num(v)}" for m, v in measured)) + "</span>"
         matches.append((head, str(match), evidence.tokens(str(match))))
     parts = _texts(example)
     left = []
@@ -337,7 +347,22 @@ def headline(data: ReportData) -> str:
     out.append(signal_table(data))
     if data.categories is not None:
         out.append(category_table(data))
+    out.append(source_table(data))
     return "".join(out)
+
+
+def source_table(data: ReportData) -> str:
+    """Familiar and borderline examples by the corpus source (file) of the evidence that drove them."""
+    table_ = summary.by_source(data.frame, data.calibration)
+    if table_ is None or not table_.height:
+        return ""
+    cols = [Col("source"), Col("familiar", "num"), Col("share of familiar", "num"), Col("borderline", "num"),
+            Col("mean familiarity", "num")]
+    rows = [([(f"<strong>{e(r['source'])}</strong>", ""), (f"{r['familiar']:,}", str(r["familiar"])),
+              (svg.pct(r["share"]), repr(r["share"])), (f"{r['borderline']:,}", str(r["borderline"])),
+              (_num(r["mean"]), _sortval(r["mean"]))], "", {}) for r in table_.iter_rows(named=True)]
+    return ('<h3>By corpus source</h3><p class="caption">Where the evidence of the signal that decided each '
+            "familiar or borderline example is: the corpus file.</p>" + table("t-sources", cols, rows))
 
 
 def signal_table(data: ReportData) -> str:

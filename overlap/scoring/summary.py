@@ -21,6 +21,37 @@ def driver(scores: pl.DataFrame, calibration: dict | None = None) -> pl.Series:
     return pl.Series("driver", score.driver(present, calibration).tolist(), dtype=pl.String)
 
 
+def source(scores: pl.DataFrame, calibration: dict | None = None) -> pl.Series:
+    """Per row, the corpus source (file) of the evidence of the signal contributing most to its familiarity."""
+    drivers = driver(scores, calibration).to_list()
+    out: list[str | None] = [None] * scores.height
+    for column in set(d for d in drivers if d is not None):
+        field = f"{registry.owner(column).evidence}_source"
+        if field in scores.columns:
+            values = scores[field].to_list()
+            for i, d in enumerate(drivers):
+                if d == column:
+                    out[i] = values[i]
+    return pl.Series("source", out, dtype=pl.String)
+
+
+def by_source(scores: pl.DataFrame, calibration: dict | None = None) -> pl.DataFrame | None:
+    """Familiar and borderline examples per corpus source their evidence is in (None: no sources recorded)."""
+    if not any(c.endswith("_source") for c in scores.columns):
+        return None
+    frame = scores.with_columns(source(scores, calibration)).filter(
+        pl.col("label").is_in(["familiar", "borderline"]) & pl.col("source").is_not_null())
+    familiar = max(int((scores["label"] == "familiar").sum()), 1)
+    return (
+        frame.group_by("source")
+        .agg((pl.col("label") == "familiar").sum().alias("familiar"),
+             (pl.col("label") == "borderline").sum().alias("borderline"),
+             pl.col("familiarity").mean().alias("mean"))
+        .with_columns((pl.col("familiar") / familiar).alias("share"))
+        .sort(["familiar", "borderline", "source"], descending=[True, True, False])
+    )
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
@@ -50,6 +81,15 @@ def render(scores: pl.DataFrame, by: str = "category", calibration: dict | None 
             "familiar because of: "
             + ", ".join(f"{r['driver']} {r['len']}" for r in drivers.iter_rows(named=True))
         )
+    sources = by_source(scores, calibration)
+    if sources is not None and sources.height:
+        out.append("familiar by corpus source (where the evidence of the signal that drove each label is):\n" + _table(
+            ["source", "familiar", "share of familiar", "borderline", "mean familiarity"],
+            [[str(r["source"]), str(r["familiar"]), f"{r['share']:.1%}", str(r["borderline"]), f"{r['mean']:.3f}"]
+             for r in sources.iter_rows(named=True)]))
+    for signal in registry.all_signals():
+        if signal.summarize is not None:
+            out += signal.summarize(frame)
     if "familiar_content" in frame.columns:
         content = frame.filter(pl.col("familiar_content").fill_null(False))
         strict = content.filter(pl.col("label") != "familiar").height

@@ -69,12 +69,15 @@ class Signal:
     ``column`` is its score in [0, 1] in the scores table and ``evidence`` the
     prefix of its evidence columns (``<evidence>_doc_id``, ``_doc_start``,
     ``_doc_end``, ``_match``). ``measures`` are further per-text columns its
-    results carry (``SignalResult.features``); ``inputs`` are what the calibrated
+    results carry (``SignalResult.features``, numbers); ``details`` are per-text
+    evidence columns that are not scored (``SignalResult.details``: offsets, a
+    document id); ``inputs`` are what the calibrated
     model reads of it (default: ``column``), where ``sqrt_<c>`` is the square root
     of column ``c``; ``stands_in`` maps a measured column to the column read in its
     place from a table written before it was measured. ``lexical`` signals work
     from words alone (no model) and are the ones that decide whether a text is a
-    copy of a corpus document.
+    copy of a corpus document. ``summarize(scores)`` gives lines of its own for the
+    terminal summary (a polars scores table in; none where its columns are absent).
     """
 
     name: str
@@ -93,11 +96,13 @@ class Signal:
     duplicate_groups: Callable[..., np.ndarray] | None = None
     map_points: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
     measures: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     stands_in: Mapping[str, str] = field(default_factory=dict)
     prepare: Callable[..., Any] | None = None
     compatibility_problems: Callable[[dict, dict], list[str]] = no_problems
     model_params: Callable[[str | None], dict] | None = None
+    summarize: Callable[[Any], list[str]] | None = None
 
     @property
     def model_inputs(self) -> tuple[str, ...]:
@@ -137,9 +142,11 @@ class SignalResult:
     ``shard``/``doc`` are -1 where nothing matched; ``start``/``end`` are
     character offsets of ``match`` in the normalised corpus document.
     ``features`` holds further per-text values a signal measures on the way
-    (column name -> array), scored beside ``score`` (see ``score.FEATURES``).
-    ``doc_ids`` names each text's evidence document (None: no match), set once
-    the documents are known (by the scan's or the stream's merge).
+    (column name -> array), scored beside ``score`` (see ``score.FEATURES``);
+    ``details`` further evidence columns (column name -> array or list), written
+    to the scores table but not scored. ``doc_ids`` and ``sources`` name each
+    text's evidence document and the corpus file it is in (None: no match), set
+    once the documents are known (by the scan's or the stream's merge).
     """
 
     score: np.ndarray
@@ -149,7 +156,9 @@ class SignalResult:
     end: np.ndarray
     match: list[str | None]
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     doc_ids: list[str | None] = field(default_factory=list)
+    sources: list[str | None] = field(default_factory=list)
 
     @classmethod
     def empty(cls, n: int) -> "SignalResult":

@@ -7,10 +7,11 @@ bucket starts. With ``bits`` chosen so that a bucket holds at most
 ``BUCKET_LOAD`` hashes on average, a hash that is not in the set matches a
 stored one by chance with probability about ``BUCKET_LOAD / 2**32`` (4e-9),
 whatever the size of the set, for 4.25 bytes per hash instead of 8. Each hash
-carries one value (for the n-gram index: the document group holding it).
+carries one value (for the n-gram index: the document group holding it) and,
+optionally, a count (for the n-gram index: how many documents hold it).
 
-Three plain ``.npy`` files, memory-mapped at query time: the remainders, the
-bucket offsets (``2**bits + 1`` of them) and the values.
+Plain ``.npy`` files, memory-mapped at query time: the remainders, the bucket
+offsets (``2**bits + 1`` of them), the values and the counts.
 """
 
 from __future__ import annotations
@@ -40,21 +41,24 @@ class BucketedWriter:
     """Writes a bucketed hash set from sorted unique 64-bit hashes given in order, a block at a time.
 
     ``count`` bounds the number of hashes (it sets the bucket bits and the
-    offsets' dtype). Hashes whose prefixes collide keep the first one's value.
+    offsets' dtype). Hashes whose prefixes collide keep the first one's value
+    (and count). With ``counts_path``, each hash also carries a count of ``counts_dtype``.
     """
 
-    def __init__(self, hashes_path: Path, offsets_path: Path, values_path: Path, count: int, value_dtype):
+    def __init__(self, hashes_path: Path, offsets_path: Path, values_path: Path, count: int, value_dtype,
+                 counts_path: Path | None = None, counts_dtype=np.uint8):
         self.bits = bucket_bits(count)
         offsets_dtype = np.uint32 if count < (1 << 32) else np.uint64
         self.rems = NpyStream(hashes_path, np.uint32)
         self.offsets = NpyStream(offsets_path, offsets_dtype)
         self.values = NpyStream(values_path, value_dtype)
+        self.counts = NpyStream(counts_path, counts_dtype) if counts_path is not None else None
         self.count = 0
         self.next_bucket = 0
         self.last: np.uint64 | None = None
 
-    def append(self, hashes: np.ndarray, values: np.ndarray) -> None:
-        """Add sorted unique hashes (all above those added before) and their values."""
+    def append(self, hashes: np.ndarray, values: np.ndarray, counts: np.ndarray | None = None) -> None:
+        """Add sorted unique hashes (all above those added before), their values (and counts)."""
         if not len(hashes):
             return
         prefix = prefixes(hashes, self.bits)
@@ -62,6 +66,8 @@ class BucketedWriter:
         keep[0] = self.last is None or prefix[0] != self.last
         np.not_equal(prefix[1:], prefix[:-1], out=keep[1:])
         prefix, values = prefix[keep], values[keep]
+        if self.counts is not None:
+            counts = counts[keep]
         self.last = prefix[-1] if len(prefix) else self.last
         if not len(prefix):
             return
@@ -72,6 +78,8 @@ class BucketedWriter:
         self.next_bucket = int(bucket[-1]) + 1
         self.rems.append((prefix & np.uint64(0xFFFFFFFF)).astype(np.uint32))
         self.values.append(values)
+        if self.counts is not None:
+            self.counts.append(counts)
         self.count += len(prefix)
 
     def close(self) -> int:
@@ -80,6 +88,8 @@ class BucketedWriter:
         self.offsets.close()
         self.rems.close()
         self.values.close()
+        if self.counts is not None:
+            self.counts.close()
         return self.count
 
 
@@ -115,4 +125,33 @@ def _sorted_lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, qu
     positions = np.arange(len(q), dtype=np.int64)
     sort_pairs(q, positions, np.empty_like(q), np.empty_like(positions), False)
     _bucket_lookup(offsets, rems, values, q, positions, out)
+    return out
+
+
+@njit(cache=True)
+def _bucket_find(offsets, rems, query, positions, out):
+    """For sorted ``query`` prefixes: where each one's low 32 bits are in its bucket (left -1 if absent)."""
+    for i in range(query.shape[0]):
+        p = query[i]
+        bucket = np.int64(p >> np.uint64(32))
+        r = np.uint32(p & np.uint64(0xFFFFFFFF))
+        hi = np.int64(offsets[bucket + 1])
+        lo = lower_bound(rems, np.int64(offsets[bucket]), hi, r)
+        if lo < hi and rems[lo] == r:
+            out[positions[i]] = lo
+
+
+def find(offsets: np.ndarray, rems: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """The position in the set of each query hash (int64; index its values or counts), -1 where absent.
+
+    Queries are looked up in sorted order, as :func:`lookup` does.
+    """
+    bits = (len(offsets) - 1).bit_length() - 1
+    out = np.full(len(queries), -1, dtype=np.int64)
+    if len(queries) == 0 or len(rems) == 0:
+        return out
+    q = np.array(prefixes(queries, bits), dtype=np.uint64)
+    positions = np.arange(len(q), dtype=np.int64)
+    sort_pairs(q, positions, np.empty_like(q), np.empty_like(positions), False)
+    _bucket_find(offsets, rems, q, positions, out)
     return out

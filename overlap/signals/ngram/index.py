@@ -17,6 +17,11 @@ its words replaced keeps few whole 8-grams (0.75^8: about 10%) but three quarter
 of its words in place; unseen text sharing one stock phrase with a page aligns
 only over that phrase. It costs no index bytes: the best document is the one
 tokenised for the evidence anyway.
+
+Each stored n-gram also carries how many documents of its shard hold it
+(``ngram_counts.npy``, see ``signals/ngram_counts.py``), from which each text
+gets its exposure (``ngram_doc_freq``, ``ngram_doc_freq_max``) and its longest
+matched span with the document holding it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from overlap.index.runs import SortedRuns, spill_bytes
 from overlap.index.store import Shard, ShardWriter
 from overlap.text.batch import LexicalBatch
 from overlap.text.kernels import aligned_words
+from overlap.signals.ngram import counts as ngram_counts
 from overlap.signals.ngram import hashtable
 from overlap.signals.base import SignalResult
 
@@ -48,7 +54,7 @@ def doc_group(documents: int) -> int:
 
 def default_params() -> dict:
     """8-grams, as in the PaLM and Llama 2 contamination studies (GPT-3 used 13)."""
-    return {"ngram_n": 8}
+    return {"ngram_n": 8, ngram_counts.PARAM: ngram_counts.FORMAT}
 
 
 class Builder:
@@ -57,14 +63,15 @@ class Builder:
     Hashes are buffered with their document numbers up to the memory budget
     (``options["spill_bytes"]``, ``$OVERLAP_SPILL_BYTES``, default 128 MiB),
     sorted into runs spilled to the shard's temp folder, and merged at the end
-    into the bucketed hash set with each hash's first document group (see
-    ``index/runs.py``); the spill files are gone before the shard commits.
+    into the bucketed hash set with each hash's first document group and its
+    number of distinct documents (see ``index/runs.py``, ``ngram_counts.DocCounter``);
+    the spill files are gone before the shard commits.
     """
 
     def __init__(self, params: dict, writer: ShardWriter, options: dict | None = None):
         self.n = params["ngram_n"]
         self.writer = writer
-        self.runs = SortedRuns(writer.path(".spill-ngram"), np.uint32, unique=True, budget=spill_bytes(options))
+        self.runs = SortedRuns(writer.path(".spill-ngram"), np.uint32, unique=False, budget=spill_bytes(options))
         self.total = 0
         self.documents = 0
 
@@ -77,18 +84,24 @@ class Builder:
 
     def finish(self) -> dict[str, int]:
         w = self.writer
-        table = hashtable.BucketedWriter(w.path(HASHES), w.path(BUCKETS), w.path(DOCS), self.total, DOC_DTYPE)
+        table = hashtable.BucketedWriter(w.path(HASHES), w.path(BUCKETS), w.path(DOCS), self.total, DOC_DTYPE,
+                                         w.path(ngram_counts.COUNTS), ngram_counts.COUNT_DTYPE)
         group = doc_group(self.documents)
-        self.runs.drain(lambda hashes, docs: table.append(hashes, (docs // group).astype(DOC_DTYPE)))
+        counter = ngram_counts.DocCounter(lambda hashes, docs, counts: table.append(
+            hashes, (docs // group).astype(DOC_DTYPE), ngram_counts.saturate(counts)))
+        self.runs.drain(counter.add)
+        counter.finish()
         return {"ngrams": self.total, "unique_ngrams": table.close()}
 
 
 @dataclass
 class Partial:
-    """For each query n-gram: the document group of this shard holding it, or -1; and the group size."""
+    """For each query n-gram: the document group of this shard holding it, or -1; and the group size;
+    and how many documents of this shard hold it."""
 
     doc: np.ndarray
     group: int
+    count: np.ndarray | None = None
 
 
 class Reader:
@@ -97,11 +110,18 @@ class Reader:
         self.hashes = shard.array(HASHES)
         self.buckets = shard.array(BUCKETS)
         self.docs = shard.array(DOCS)
+        self.counts = shard.array(ngram_counts.COUNTS)
         self.group = doc_group(shard.entry["counts"]["documents"])
 
     def query(self, batch: LexicalBatch, prepared: object = None) -> Partial:
         grams, _ = batch.grams(self.n)
-        return Partial(hashtable.lookup(self.buckets, self.hashes, self.docs, grams), self.group)
+        at = hashtable.find(self.buckets, self.hashes, grams)
+        found = at >= 0
+        doc = np.full(len(grams), -1, dtype=np.int64)
+        count = np.zeros(len(grams), dtype=np.int64)
+        doc[found] = self.docs[at[found]]
+        count[found] = self.counts[at[found]]
+        return Partial(doc, self.group, count)
 
 
 def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
@@ -109,9 +129,11 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
     grams, _ = batch.grams(params["ngram_n"])
     shard = np.full(len(grams), -1, dtype=np.int64)
     doc = np.full(len(grams), -1, dtype=np.int64)
+    freq = np.zeros(len(grams), dtype=np.int64)
     for number, part in enumerate(partials):
         union_into(shard, doc, number, part.doc)
-    return assemble(shard, doc, batch, docs, params, [part.group for part in partials])
+        freq += part.count
+    return assemble(shard, doc, batch, docs, params, [part.group for part in partials], freq)
 
 
 def union_into(shard: np.ndarray, doc: np.ndarray, number: int, part_doc: np.ndarray) -> None:
@@ -123,11 +145,13 @@ def union_into(shard: np.ndarray, doc: np.ndarray, number: int, part_doc: np.nda
 
 def assemble(
     shard: np.ndarray, doc: np.ndarray, batch: LexicalBatch, docs: DocStore, params: dict,
-    groups: list[int] | None = None,
+    groups: list[int] | None = None, freq: np.ndarray | None = None,
 ) -> SignalResult:
     """Scores and evidence from the (shard, document group) holding each query n-gram (-1: none).
 
     ``groups[s]`` is shard ``s``'s documents per group (see :func:`doc_group`); ``None``: one each.
+    ``freq`` is the number of corpus documents holding each query n-gram (summed over
+    shards; saturated here): with it come the exposure and longest-span columns.
     """
     n = params["ngram_n"]
     grams, offsets = batch.grams(n)
@@ -160,7 +184,51 @@ def assemble(
             sorted_grams = document.grams(n)[0][order]
         alignment[d] = _alignment(batch, d, grams[lo + anchors], anchors, matched, document, sorted_grams, order, n)
     result.features[ALIGNMENT] = alignment
+    if freq is not None:
+        _exposure(result, shard, doc, freq, batch, docs, n, groups, {plan[1]: plan for plan in plans})
     return result
+
+
+def _exposure(result: SignalResult, shard: np.ndarray, doc: np.ndarray, freq: np.ndarray, batch: LexicalBatch,
+              docs: DocStore, n: int, groups: list[int] | None, plans: dict) -> None:
+    """Document frequency of each text's matched n-grams and its longest matched span, with its document."""
+    grams, offsets = batch.grams(n)
+    found = shard >= 0
+    freq = np.minimum(freq, ngram_counts.SATURATION)
+    median, top = ngram_counts.doc_freq(freq, found, offsets)
+    texts = len(batch)
+    words = batch.word_counts()
+    longest = np.where(np.diff(offsets) > 0, 0.0, np.nan)
+    span_start = np.full(texts, -1, dtype=np.int64)
+    span_end = np.full(texts, -1, dtype=np.int64)
+    cited = SignalResult.empty(texts)
+    for d in np.flatnonzero(result.score > 0):
+        lo, hi = offsets[d], offsets[d + 1]
+        start, length = ngram_counts.longest_run(found[lo:hi])
+        span_start[d], span_end[d] = ngram_counts.span_words(start, length, int(words[d]), n)
+        longest[d] = span_end[d] - span_start[d]
+        keys = shard[lo + start : lo + start + length] * (1 << 32) + doc[lo + start : lo + start + length]
+        values, counts = np.unique(keys, return_counts=True)
+        key = int(values[np.argmax(counts)])
+        plan = plans.get(int(d))
+        if plan is not None and plan[0] == key and plan[2] == start and plan[3] == length:
+            # The evidence is this very run (the usual case): cite what it cites.
+            for name in ("shard", "doc", "start", "end"):
+                getattr(cited, name)[d] = getattr(result, name)[d]
+            continue
+        group = groups[key >> 32] if groups else 1
+        _cite_span(cited, d, docs, n, grams[lo + start : lo + start + length], key, group)
+    result.details = {
+        ngram_counts.DOC_FREQ: median,
+        ngram_counts.DOC_FREQ_MAX: top,
+        ngram_counts.LONGEST_SPAN: longest,
+        ngram_counts.SPAN_START: span_start,
+        ngram_counts.SPAN_END: span_end,
+        ngram_counts.SPAN_DOC_ID: [docs.doc_id(int(s), int(r)) if s >= 0 else None
+                                   for s, r in zip(cited.shard, cited.doc)],
+        ngram_counts.SPAN_DOC_START: cited.start,
+        ngram_counts.SPAN_DOC_END: cited.end,
+    }
 
 
 ALIGNMENT = "ngram_alignment"
@@ -209,6 +277,29 @@ def _attach_evidence(result, d, docs, n, run, key, group) -> None:
                 result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, *located)
                 return
     result.shard[d], result.doc[d] = s, rows[0]
+
+
+def _cite_span(result, d, docs, n, run, key, group) -> None:
+    """Cite the longest piece of ``run`` found in one piece in a document of the key's group (the first such)."""
+    s, g = key >> 32, key & 0xFFFFFFFF
+    rows = range(g, g + 1) if group == 1 else range(g * group, min((g + 1) * group, docs.documents(s)))
+    best = None
+    for row in rows:
+        doc = docs.lexical(s, row)
+        length, at = ngram_counts.longest_piece(doc.grams(n)[0], run)
+        if length and (best is None or length > best[0]):
+            best = (length, at, row, doc)
+        if length == len(run):
+            break
+    result.shard[d] = s
+    if best is None:
+        result.doc[d] = rows[0]
+        return
+    length, at, row, doc = best
+    last_word = min(at + length - 1 + n, int(doc.word_counts()[0]))
+    start, end, _ = doc.span_text(0, at, last_word)
+    result.doc[d] = row
+    result.start[d], result.end[d], result.match[d] = docs.excerpt(s, row, start, end)
 
 
 def _locate(doc: LexicalBatch, run: np.ndarray, n: int) -> tuple[int, int] | None:

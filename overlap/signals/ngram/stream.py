@@ -2,7 +2,8 @@
 
 Per corpus file (a shard), every distinct query n-gram gets the first document
 of the file holding it, exactly what the file's index shard would store in
-``ngram_docs.npy``; files are merged in order by union (the first file holding
+``ngram_docs.npy``, and the number of documents of the file holding it (its
+``ngram_counts.npy``, counted exactly and saturated once summed); files are merged in order by union (the first file holding
 an n-gram keeps it), and the scores and evidence are assembled by the same
 code as index mode (:func:`overlap.signals.ngram.index.assemble`). So values and
 evidence are identical to a scan of the index of the same files.
@@ -21,6 +22,7 @@ import numpy as np
 from overlap.signals import probe
 from overlap.index.sorting import unique_keys
 from overlap.text.batch import LexicalBatch
+from overlap.signals.ngram import counts as ngram_counts
 from overlap.signals.ngram import index as ngram
 from overlap.signals.base import SignalResult
 from overlap.signals.stream_docs import CitedDocs
@@ -41,9 +43,11 @@ def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side
 
 @dataclass
 class Partial:
-    """Per distinct query n-gram: the first document of this file holding it (-1: none); the cited documents."""
+    """Per distinct query n-gram: the first document of this file holding it (-1: none) and how many
+    documents of the file hold it; the cited documents."""
 
     first: np.ndarray
+    count: np.ndarray
     cited: dict[int, tuple[str, bytes]] = field(default_factory=dict)
 
 
@@ -53,11 +57,14 @@ class Probe:
     def __init__(self, side: Side, params: dict, options: dict | None = None):
         self.side = side
         self.n = params["ngram_n"]
-        self.partial = Partial(np.full(len(side.table.keys), -1, dtype=np.int64))
+        size = len(side.table.keys)
+        self.partial = Partial(np.full(size, -1, dtype=np.int64), np.zeros(size, dtype=np.int64))
+        self.last = np.full(size, -1, dtype=np.int64)
 
     def add(self, batch: LexicalBatch, ids: list[str], doc_base: int) -> None:
         grams, offsets = batch.grams(self.n)
-        cited = probe.first_docs(self.side.table, grams, offsets, self.partial.first, doc_base)
+        cited = ngram_counts.first_docs_counts(self.side.table, grams, offsets, self.partial.first, self.last,
+                                               self.partial.count, doc_base)
         for d in np.flatnonzero(cited).tolist():
             self.partial.cited[doc_base + d] = (ids[d], batch.text_bytes(d))
 
@@ -74,11 +81,13 @@ class Merger:
         size = len(side.table.keys)
         self.shard = np.full(size, -1, dtype=np.int64)
         self.doc = np.full(size, -1, dtype=np.int64)
+        self.freq = np.zeros(size, dtype=np.int64)
         self.docs = CitedDocs()
 
     def add(self, number: int, part: Partial) -> None:
         before = self.shard >= 0
         ngram.union_into(self.shard, self.doc, number, part.first)
+        self.freq += part.count
         taken = (self.shard == number) & ~before
         for row in np.unique(self.doc[taken]).tolist():
             self.docs.add(number, row, *part.cited[row])
@@ -88,7 +97,7 @@ class Merger:
         grams, _ = batch.grams(self.params["ngram_n"])
         place = np.searchsorted(self.side.table.keys, grams)
         shard, doc = self.shard[place], self.doc[place]
-        result = ngram.assemble(shard, doc, batch, self.docs, self.params)
+        result = ngram.assemble(shard, doc, batch, self.docs, self.params, freq=self.freq[place])
         result.doc_ids = [self.docs.doc_id(int(s), int(d)) if s >= 0 else None
                           for s, d in zip(result.shard, result.doc)]
         return result

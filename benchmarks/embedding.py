@@ -5,7 +5,7 @@ each, as the index cuts them) with the bundled MiniLM and with a static model
 distilled from it (default: the one shipped in the package, ``overlap model
 distill`` makes others), and prints chunks/s, words/s and the ratio. The
 accuracy side is the validity benchmark run against an index built with each
-model (see README.md)::
+model (see docs/static-model.md)::
 
     python benchmarks/embedding.py --chunks 2000
     python benchmarks/embedding.py --static /data/static-minilm --chunks 5000

@@ -4,7 +4,8 @@
 
 Writes ``results.json`` (records ``{"set", "novel_share", "method", "seed", "metric", "value"}``),
 ``results-minority.md`` (mean ± std over seeds per method, and per-seed differences to uniform with a
-95% t interval), and ``overlap/finetune_evidence.json``, what ``overlap reweight`` quotes.
+95% t interval), and ``finetune_evidence.json`` beside this script, what ``overlap reweight`` quotes once
+``python benchmarks/release.py`` has copied it into the package (``overlap/weights/``).
 Only runs with the settings of the log's last record count, the latest record per run.
 """
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 from scipy import stats
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 METHOD_ORDER = ("base", "uniform", "overlap", "permuted", "oracle", "model")
 SHOWN = ("heldout_novel_loss", "heldout_novel_exact", "trained_novel_loss", "familiar_loss", "familiar_retention",
          "general_loss")
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--log", default=str(HERE / "minority-runs.jsonl"))
     ap.add_argument("--json", default=str(HERE / "results.json"))
     ap.add_argument("--md", default=str(HERE / "results-minority.md"))
-    ap.add_argument("--evidence", default=str(ROOT / "overlap" / "weights" / "finetune_evidence.json"))
+    ap.add_argument("--evidence", default=str(HERE / "finetune_evidence.json"))
     a = ap.parse_args(argv)
     records = load(Path(a.log))
     Path(a.json).write_text(json.dumps(flat(records), indent=1) + "\n")

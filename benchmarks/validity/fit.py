@@ -1,9 +1,10 @@
-"""Fit the combined score on the labelled benchmark and write ``overlap/calibration.json``.
+"""Fit the combined score on the labelled benchmark and write ``benchmarks/validity/calibration.json``.
 
 Usage::
 
     python benchmarks/validity/run.py --scores val.parquet     # scan the labelled set
     python benchmarks/validity/fit.py val.parquet              # fit, print, write the calibration
+    python benchmarks/release.py                               # copy it into the package (what ships)
 
 For every subset of signals an index can hold, a logistic regression (the one
 the build's self-calibration uses, ``overlap.scoring.calibrate``) on the signals
@@ -30,9 +31,9 @@ from labelled_set import FAMILIAR_KINDS  # noqa: E402
 
 from overlap.scoring.calibrate import fit_model, subset_columns  # noqa: E402
 from overlap import signals as registry  # noqa: E402
-from overlap.scoring.score import CALIBRATION_FILE  # noqa: E402
 
 SIGNALS = registry.score_columns()
+OUT = Path(__file__).resolve().parent / "calibration.json"  # benchmarks/release.py ships it
 
 
 def fit(scores: pl.DataFrame, signals: tuple[str, ...], max_false: float) -> dict:
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scores", help="scores of the labelled set (run.py --scores)")
     parser.add_argument("--max-false", type=float, default=0.04, help="held-out novel share allowed above threshold")
-    parser.add_argument("--out", default=str(CALIBRATION_FILE))
+    parser.add_argument("--out", default=str(OUT), help="default: benchmarks/validity/calibration.json")
     args = parser.parse_args(argv)
     scores = pl.read_parquet(args.scores).filter(pl.col("kind") != "copied")  # run.py's set-aside copies
     models = []

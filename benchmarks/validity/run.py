@@ -76,7 +76,7 @@ def failures(table: pl.DataFrame) -> list[str]:
 
 
 def markdown(table: pl.DataFrame) -> str:
-    """The table as Markdown, for the README."""
+    """The table as Markdown, for benchmarks/validity/README.md."""
     headers = table.columns
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in table.iter_rows():

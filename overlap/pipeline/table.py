@@ -113,7 +113,10 @@ def scores_table(
     data["familiarity"] = fam
     data["label"] = score.label(fam)
     if score.content_column() in per_text_signals:
-        data["familiar_content"] = score.familiar_content(data[score.content_column()], calibration)
+        evidence = registry.with_role("content").evidence
+        data["familiar_content"] = score.familiar_content(data[score.content_column()], calibration,
+                                                          texts=[e.text for e in examples],
+                                                          matches=data.get(f"{evidence}_match"))
     for side in ("prompt", "response"):
         idx = np.array([unique[getattr(e, side)] for e in examples], dtype=np.int64)
         has_side = np.array([bool(getattr(e, side)) and getattr(e, side) != e.text for e in examples])

@@ -78,11 +78,32 @@ def _describe(params: dict) -> str:
     return f"{params.get('embedding_model', '?')} (sha256 {sha[:8]}…, {params.get('embedding_dim', '?')}-d)"
 
 
+def index_model(params: dict, options: dict | None = None) -> str | None:
+    """The model a scan uses: ``--model`` when given, else the bundled model the index was built with.
+
+    An index records its model's name and weights; when no model is asked for
+    and the index was built with the bundled MiniLM (``--model minilm``), the scan
+    takes it from there instead of asking for ``--model minilm`` again. A model
+    asked for explicitly is used as given (and refused if it differs).
+    """
+    spec = (options or {}).get("model")
+    if spec is not None and str(spec) != "":
+        return spec
+    if params.get("embedding_model") == models.MINILM_NAME:
+        try:
+            identity = models.model_identity("minilm")
+        except models.ModelError:
+            return None
+        if identity.sha256 == params.get("embedding_model_sha256"):
+            return "minilm"
+    return None
+
+
 def compatibility_problems(params: dict, options: dict) -> list[str]:
     """Why the model a scan would use cannot query this index (an empty list when it can)."""
     if "embedding_model_sha256" not in params or "embedding_dim" not in params:
         return ["embedding model: the index does not record which model built its vectors; rebuild it"]
-    spec = (options or {}).get("model")
+    spec = index_model(params, options)
     try:
         identity = models.model_identity(spec)
     except models.ModelError as exc:
@@ -132,7 +153,7 @@ class Embedder:
         self.sha = params["embedding_model_sha256"]
         self.dim = int(params["embedding_dim"])
         self.params = params
-        self.spec = (options or {}).get("model")
+        self.spec = index_model(params, options)
         self.cache = EmbeddingCache.for_model(self.sha, self.dim, writable=writable_cache)
         self.embedded = 0
         self._model = None

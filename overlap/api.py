@@ -118,6 +118,7 @@ def scan(
     corpus_layout: str | None = None,
     signals: str | list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    calibration_out: dict | None = None,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
 
@@ -125,7 +126,9 @@ def scan(
     names a public corpus layout) instead of ``index``, the corpus is read once
     past the dataset held in memory and no index is written (``signals``: which
     ones, default all). Lexical values and evidence equal those of a scan of an
-    index of the same files.
+    index of the same files, and the corpus calibrates itself as a build of those
+    files would, so the labels agree too. ``calibration_out`` (a dict) receives
+    the calibration the labels used (the index's, or the streamed corpus's fit).
 
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
@@ -146,13 +149,15 @@ def scan(
     rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
     checks.require_examples(dataset, examples, rejected, rejects_path, overwrite=overwrite)
     dataset_records = len(examples) + len(rejected)
-    calibration = None  # stream mode: the bundled calibration
+    calibration: dict | None = None
     if corpus is not None:
+        fitted: dict = {}
         scores, corpus_rejected = scan_corpus(
             examples, corpus, signals=signals, corpus_layout=corpus_layout, model=model, engine=engine,
             workers=default_workers(engine, workers), ray_address=ray_address, on_error=on_error,
-            max_text_bytes=max_text_bytes, lm=lm, lm_device=lm_device, progress=progress,
+            max_text_bytes=max_text_bytes, lm=lm, lm_device=lm_device, progress=progress, calibration_out=fitted,
         )
+        calibration = fitted
         rejected = [*rejected, *corpus_rejected]
     else:
         index_dir = Path(index) if index is not None else default_index(progress)
@@ -162,6 +167,8 @@ def scan(
             options={"model": model} if model else None, verify=verify, lm=lm, lm_device=lm_device,
             progress=progress,
         )
+    if calibration_out is not None:
+        calibration_out.update(calibration or {})
     if out is not None:
         source = provenance_of(dataset, dataset_records, text_field=text_field,
                                id_field=id_field, max_text_bytes=max_text_bytes)

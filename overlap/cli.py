@@ -202,14 +202,17 @@ def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id
     against corpus files streamed once with no index (stream mode).
     """
     started = time.monotonic()
+    calibration: dict = {}
     scores = api.scan(
         dataset, index_dir, out=out, text_field=text_field, id_field=id_field, on_error=on_error,
         rejects=rejects, overwrite=overwrite, engine=engine, workers=workers, ray_address=ray_address,
         model=model, report=report_path, verify=verify, max_text_bytes=max_text_bytes,
         lm=lm, lm_device=lm_device, corpus=list(corpus) or None, corpus_layout=corpus_layout, signals=signals,
-        progress=_say,
+        progress=_say, calibration_out=calibration,
     )
-    calibration = None if corpus else api.index_info(index_dir or api.default_index()).calibration
+    if corpus:
+        for line in calibrate.card_lines(calibration):
+            _say(line)
     click.echo(summary.render(scores, calibration=calibration))
     if report_path:
         click.echo(f"report written to {report_path}")

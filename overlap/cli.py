@@ -96,7 +96,7 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
     )
     counts = manifest.counts()
     click.echo(
-        f"index {out}: {len(manifest.shards)} shard(s), {counts.get('documents', 0)} documents, "
+        f"index {out}: {len({s['number'] for s in manifest.shards})} shard(s), {counts.get('documents', 0)} documents, "
         f"{counts.get('words', 0)} words, signals {','.join(manifest.signals)} "
         f"({time.monotonic() - started:.1f}s)"
     )

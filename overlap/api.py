@@ -18,6 +18,7 @@ Defaults are the command line's, defined here once: per-shard work runs on
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -27,7 +28,7 @@ import polars as pl
 from overlap import build, checks, data
 from overlap.distill import distill as distill_model
 from overlap.report import DEFAULT_MAX_ROWS, write_report
-from overlap.index.manifest import PLAN_FILE, Manifest, read_manifest
+from overlap.index.manifest import PLAN_FILE, IndexError_, Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
@@ -81,18 +82,47 @@ def build_index(
 
 def default_index(progress: Callable[[str], None] | None = say) -> Path:
     """The index of the bundled reference corpus, built into the cache on first use."""
+    from overlap.index.store import build_holder
+
     directory = data.default_index_dir()
-    if not (directory / "manifest.json").exists():
+    while not (directory / "manifest.json").exists():
+        holder = build_holder(directory)
+        if holder is not None:  # another first use is building it: wait for that build, then use it
+            if progress:
+                progress(f"waiting for another overlap process (pid {holder}) building the index in {directory}")
+            while build_holder(directory) is not None:
+                time.sleep(0.5)
+            continue
         if progress:
             progress(f"building the index of the bundled corpus in {directory} (first use only)")
-        build.build_index(data.reference_sources(), directory, resume=(directory / PLAN_FILE).exists(),
-                          progress=progress)
+        try:
+            build.build_index(data.reference_sources(), directory, resume=(directory / PLAN_FILE).exists(),
+                              progress=progress)
+        except IndexError_:
+            if build_holder(directory) is None:
+                raise
     return directory
 
 
 def index_info(index: str | Path) -> Manifest:
     """The manifest of an index (raises if it is incomplete or foreign)."""
     return read_manifest(index)
+
+
+def verify_index(index: str | Path) -> tuple[list[str], int]:
+    """Every file of an index checked against its recorded size and SHA-256: ``(problems, files checked)``."""
+    from overlap.index.store import verify_shard
+
+    manifest = read_manifest(index)
+    problems = []
+    checked = 0
+    for entry in manifest.shards:
+        try:
+            verify_shard(Path(index) / entry["name"], entry)
+        except IndexError_ as exc:
+            problems.append(str(exc))
+        checked += len(entry["files"])
+    return problems, checked
 
 
 def scan(

@@ -24,6 +24,7 @@ from overlap.progress import Progress
 from overlap import text as ref
 from overlap.index.documents import DOCS_FILE, DocsWriter
 from overlap.index.manifest import (
+    PLAN_FILE,
     IndexError_,
     Manifest,
     finish_build,
@@ -224,6 +225,19 @@ def _source_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def refuse_foreign_folder(out: Path) -> None:
+    """Refuse to build into a non-empty folder that holds no index (its files would mix with the index's)."""
+    if not out.is_dir() or (out / "manifest.json").exists() or (out / PLAN_FILE).exists():
+        return
+    foreign = sorted(p.name for p in out.iterdir()
+                     if not p.name.startswith(("shard-", ".tmp-", ".lock")))
+    if foreign:
+        raise IndexError_(
+            f"{out}: not empty and not an overlap index (holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder for --out"
+        )
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -277,6 +291,7 @@ def build_index(
     sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
     files = [str(p) for p in expand_sources(sources)]
     shown, out = out, Path(out)
+    refuse_foreign_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(out):
         remove_leftovers(out)

@@ -501,7 +501,8 @@ def card_lines(calibration: dict[str, Any]) -> list[str]:
     for kind in (k for k in planting.PLANTED_KINDS if k in card["auroc"]):
         lines.append(f"  {kind:<13}  {card['auroc'][kind]:>17.3f}   {card['recall'][kind]:>17.1%}")
     lines.append(f"  held-out text labelled familiar: {card['false_familiar']:.1%} "
-                 f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); label threshold {card['threshold']}")
+                 f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); labelled familiar at familiarity >= "
+                 f"{score.FAMILIAR_AT} (the fitted cut, {card['threshold']} on the signals' combined scale)")
     if "content_threshold" in card:
         lines.append(f"  familiar_content: {score.content_column()} >= {card['content_threshold']}; held-out text "
                      f"over it: {card['false_familiar_content']:.1%}")

@@ -29,12 +29,37 @@ def _say(message: str) -> None:
 class _Group(click.Group):
     """Turns the errors a user can fix into one line on stderr and exit code 1."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # --quiet is accepted wherever a user types it: `overlap scan ... --quiet` as `overlap --quiet scan ...`.
+        if ctx.parent is None:
+            end = args.index("--") if "--" in args else len(args)
+            quiet = [a for a in args[:end] if a in ("--quiet", "-q")]
+            if quiet:
+                args = ["--quiet", *[a for a in args[:end] if a not in ("--quiet", "-q")], *args[end:]]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (InputError, IndexError_, EngineError, OSError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _interrupted(ctx)
+        except SystemError as exc:  # Ctrl-C inside compiled code surfaces as SystemError wrapping it
+            if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+                _interrupted(ctx)
+            raise
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """One line on Ctrl-C instead of a traceback; a build says how to continue it."""
+    if ctx.command.name == "index" and ctx.invoked_subcommand == "build":
+        click.echo("interrupted: the shards finished so far are kept; rerun the same command with --resume "
+                   "to continue from there", err=True)
+    else:
+        click.echo("interrupted: nothing was written", err=True)
+    sys.exit(130)
 
 
 @click.group(cls=_Group)
@@ -161,6 +186,18 @@ def index_info(directory) -> None:
         click.echo(f"param {key}: {value}")
     for line in calibrate.card_lines(manifest.calibration):
         click.echo(line)
+
+
+@index.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False))
+def index_verify(directory) -> None:
+    """Check every file of an index against the size and SHA-256 its manifest records."""
+    problems, checked = api.verify_index(directory)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"index {directory}: all {checked} files match their checksums")
 
 
 @main.command()

@@ -171,6 +171,12 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+def build_holder(index_dir: Path) -> int | None:
+    """The process id of a live build holding ``DIR/.lock``, or None."""
+    pid = _lock_owner(Path(index_dir) / LOCK)
+    return pid if pid is not None and _alive(pid) else None
+
+
 def _lock_owner(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())

@@ -107,3 +107,18 @@ def test_a_first_use_scan_waits_for_another_building_the_default_index(monkeypat
         reaper.join()
     assert any("waiting for another overlap process" in m for m in messages)
     assert (directory / "manifest.json").exists()
+
+
+def test_a_record_without_an_id_among_records_with_ids_is_a_clear_error(tmp_path):
+    from overlap.io import InputError, read_dataset
+
+    lines = [{"id": str(i + 1), "prompt": f"question {i}", "response": f"answer {i}"} for i in range(5)]
+    lines.append({"prompt": "question 5", "response": "answer 5"})
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    with pytest.raises(InputError) as caught:
+        read_dataset(dataset)
+    message = str(caught.value)
+    assert "line 6" in message and "missing id field" in message and "duplicate" not in message
+    examples, rejects = read_dataset(dataset, on_error="skip")
+    assert len(examples) == 5 and len(rejects) == 1

@@ -149,7 +149,7 @@ def read_dataset(
     The layout is detected from the first valid record and required of all others.
     ``on_error="fail"`` raises the first InputError; ``"skip"`` collects a Reject
     (with the raw text) per bad record and goes on. A repeated id is an error on
-    the later record. A text longer than ``max_text_bytes`` (UTF-8) is an error
+    the later record, and so is a record without the id field the first record has. A text longer than ``max_text_bytes`` (UTF-8) is an error
     too, so one runaway record cannot exhaust memory. Every input record becomes
     exactly one Example or Reject.
     """
@@ -159,6 +159,7 @@ def read_dataset(
     layout: str | None = None
     detected_at = ""
     first_seen: dict[str, tuple[str, int]] = {}
+    ids_from: tuple[str | None, str] | None = None  # the id field of the first valid record, and where
     row = 0
     for source in resolve_sources([path]):
         for item in iter_raw_records(source.path):
@@ -168,6 +169,14 @@ def read_dataset(
                     layout = detect_layout(record, text_field, path=item.path, line=item.line)
                     detected_at = f"{item.path}, line {item.line}"
                 example = _dataset_example(item, record, row, layout, detected_at, text_field, id_field)
+                own_key = _id_key(record, id_field)
+                if ids_from is None:
+                    ids_from = (own_key, f"{item.path}, line {item.line}")
+                elif ids_from[0] is not None and own_key is None:
+                    # Its row number would stand in for the id, and could collide with another record's id.
+                    raise InputError(item.path, item.line, ids_from[0],
+                                     f"missing id field (records have {ids_from[0]!r} from {ids_from[1]} on); "
+                                     f"fields present: {_field_list(record)}")
                 _check_size(example.text, max_text_bytes, item, text_field or layout)
                 if example.id in first_seen:
                     seen_path, seen_line = first_seen[example.id]

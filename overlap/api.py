@@ -109,6 +109,26 @@ def index_info(index: str | Path) -> Manifest:
     return read_manifest(index)
 
 
+def cache_usage() -> dict[str, int]:
+    """Bytes on disk per entry of the user cache (``data.cache_dir()``): the embedding cache, bundled indexes."""
+    root = data.cache_dir()
+    if not root.is_dir():
+        return {}
+    return {entry.name: (sum(f.stat().st_size for f in entry.rglob("*") if f.is_file()) if entry.is_dir()
+                         else entry.stat().st_size)
+            for entry in sorted(root.iterdir())}
+
+
+def clear_embedding_cache() -> int:
+    """Delete the embedding cache (texts are embedded again when next needed); returns the bytes freed."""
+    import shutil
+
+    folder = data.cache_dir() / "embeddings"
+    freed = cache_usage().get("embeddings", 0)
+    shutil.rmtree(folder, ignore_errors=True)
+    return freed
+
+
 def verify_index(index: str | Path) -> tuple[list[str], int]:
     """Every file of an index checked against its recorded size and SHA-256: ``(problems, files checked)``."""
     from overlap.index.store import verify_shard

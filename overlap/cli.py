@@ -188,6 +188,30 @@ def index_info(directory) -> None:
         click.echo(line)
 
 
+@main.group("cache", cls=_Group)
+def cache_group() -> None:
+    """What overlap keeps in its cache folder (embeddings, the bundled index): show it, clear it."""
+
+
+@cache_group.command("info")
+def cache_info() -> None:
+    """Size of each entry of the cache folder."""
+    from overlap import data
+
+    usage = api.cache_usage()
+    click.echo(f"cache {data.cache_dir()}: {sum(usage.values()) / 1e6:.1f} MB")
+    for name, size in usage.items():
+        click.echo(f"  {name}: {size / 1e6:.1f} MB")
+    if "embeddings" in usage:
+        click.echo("clear the embedding cache with `overlap cache clear`")
+
+
+@cache_group.command("clear")
+def cache_clear() -> None:
+    """Delete the embedding cache (texts are embedded again when next needed)."""
+    click.echo(f"embedding cache cleared: {api.clear_embedding_cache() / 1e6:.1f} MB freed")
+
+
 @index.command("verify")
 @click.argument("directory", type=click.Path(file_okay=False))
 def index_verify(directory) -> None:

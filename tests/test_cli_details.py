@@ -122,3 +122,15 @@ def test_a_record_without_an_id_among_records_with_ids_is_a_clear_error(tmp_path
     assert "line 6" in message and "missing id field" in message and "duplicate" not in message
     examples, rejects = read_dataset(dataset, on_error="skip")
     assert len(examples) == 5 and len(rejects) == 1
+
+
+def test_the_embedding_cache_size_is_shown_and_it_can_be_cleared(monkeypatch, tmp_path):
+    monkeypatch.setenv("OVERLAP_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "embeddings" / "abc123"
+    folder.mkdir(parents=True)
+    (folder / "vectors-x.npy").write_bytes(b"\0" * 2_000_000)
+    info = CliRunner().invoke(main, ["cache", "info"])
+    assert info.exit_code == 0 and "embeddings: 2.0 MB" in info.output
+    cleared = CliRunner().invoke(main, ["cache", "clear"])
+    assert cleared.exit_code == 0 and "2.0 MB freed" in cleared.output
+    assert not (tmp_path / "cache" / "embeddings").exists()

@@ -255,6 +255,7 @@ def reweight(
     resample_factor: float | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    unique_ids: str | None = None,
 ) -> tuple[pl.DataFrame, SummaryTables]:
     """Weights for every scored example, and optionally a resampled copy of the dataset.
 
@@ -264,7 +265,8 @@ def reweight(
     written to ``out`` in its own format. A ``dataset`` is first checked to be the
     scanned one (``overlap.provenance.check_dataset``). Every output path and
     option is checked before any work. Returns the weighted table and the
-    before/after summary (with what resampling did, when it did).
+    before/after summary (with what resampling did, when it did). ``unique_ids``
+    (an id field) renames the repeats of a resampled JSON lines record ``<id>#2``, ...
     """
     checks.reweight_outputs(scores, out, dataset=dataset, resample=resample, resample_factor=resample_factor,
                             overwrite=overwrite)
@@ -276,7 +278,7 @@ def reweight(
     if resample is not None or resample_factor is not None:
         n = resample if resample is not None else round(resample_factor * table.height)
         rows = resample_plan(weighted, n, seed=seed)
-        copy_records(dataset, rows, out, overwrite=overwrite)
+        copy_records(dataset, rows, out, overwrite=overwrite, unique_ids=unique_ids)
         summary = replace(summary, resampling=resample_stats(weighted, rows, seed))
     elif out is not None:
         source = None if isinstance(scores, pl.DataFrame) else read_provenance(scores)

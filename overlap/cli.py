@@ -301,16 +301,19 @@ _DEFAULTS = ReweightConfig()
 @click.option("--dataset", type=click.Path(), default=None, help="The scanned dataset, to resample.")
 @click.option("--resample", type=int, default=None, help="Write a resampled dataset of N records.")
 @click.option("--resample-factor", type=float, default=None, help="Resample to F times the dataset size.")
+@click.option("--unique-ids", "unique_ids", default=None, metavar="FIELD", is_flag=False, flag_value="id",
+              help="With --resample (JSON lines): a repeated record's copies get FIELD (default id) <id>#2, <id>#3, "
+                   "... so the resampled dataset can be scanned again.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def reweight(scores, out, strategy, target_novel_share, strength, max_weight, min_weight, familiar_floor,
-             no_dedup, dataset, resample, resample_factor, seed, overwrite) -> None:
+             no_dedup, dataset, resample, resample_factor, unique_ids, seed, overwrite) -> None:
     """Weights (mean 1) that give novel examples their share, or a resampled dataset."""
     config = ReweightConfig(strategy=strategy, strength=strength, target_novel_share=target_novel_share,
                             max_weight=max_weight, min_weight=min_weight, familiar_floor=familiar_floor,
                             dedup=not no_dedup)
     _, tables = api.reweight(scores, out, config=config, dataset=dataset, resample=resample,
-                             resample_factor=resample_factor, seed=seed, overwrite=overwrite)
+                             resample_factor=resample_factor, seed=seed, overwrite=overwrite, unique_ids=unique_ids)
     click.echo(tables.render())
     click.echo(f"\nwritten to {out}")
 

@@ -134,3 +134,23 @@ def test_the_embedding_cache_size_is_shown_and_it_can_be_cleared(monkeypatch, tm
     cleared = CliRunner().invoke(main, ["cache", "clear"])
     assert cleared.exit_code == 0 and "2.0 MB freed" in cleared.output
     assert not (tmp_path / "cache" / "embeddings").exists()
+
+
+def test_a_resampled_dataset_can_get_unique_ids_and_be_read_again(tmp_path):
+    import numpy as np
+
+    from overlap.io import read_dataset
+    from overlap.io.copy import copy_records
+
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text("".join(json.dumps({"id": f"r{i}", "prompt": f"q {i}", "response": f"a {i}"}) + "\n"
+                               for i in range(4)))
+    rows = np.array([0, 2, 2, 3, 2])
+    copy_records(dataset, rows, tmp_path / "plain.jsonl")
+    with pytest.raises(Exception, match="duplicate id 'r2'"):
+        read_dataset(tmp_path / "plain.jsonl")
+    copy_records(dataset, rows, tmp_path / "unique.jsonl", unique_ids="id")
+    examples, _ = read_dataset(tmp_path / "unique.jsonl")
+    assert [e.id for e in examples] == ["r0", "r2", "r2#2", "r3", "r2#3"]
+    lines = (tmp_path / "unique.jsonl").read_text().splitlines()
+    assert lines[1] == (tmp_path / "d.jsonl").read_text().splitlines()[2]  # first copies keep their bytes

@@ -154,3 +154,27 @@ def test_a_resampled_dataset_can_get_unique_ids_and_be_read_again(tmp_path):
     assert [e.id for e in examples] == ["r0", "r2", "r2#2", "r3", "r2#3"]
     lines = (tmp_path / "unique.jsonl").read_text().splitlines()
     assert lines[1] == (tmp_path / "d.jsonl").read_text().splitlines()[2]  # first copies keep their bytes
+
+
+def test_an_oversized_record_is_refused_without_holding_it_in_memory(tmp_path):
+    import gzip as gz
+    import tracemalloc
+
+    from overlap.io import InputError, iter_corpus_batches, read_dataset
+
+    limit = 1 << 20
+    dataset = tmp_path / "big.jsonl.gz"
+    with gz.open(dataset, "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps({"id": "a", "text": "short one"}) + "\n")
+        handle.write('{"id": "b", "text": "' + "word " * (8 * limit) + '"}\n')  # 40 MiB on one line
+        handle.write(json.dumps({"id": "c", "text": "short two"}) + "\n")
+    tracemalloc.start()
+    examples, rejects = read_dataset(dataset, on_error="skip", max_text_bytes=limit)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [e.id for e in examples] == ["a", "c"] and len(rejects) == 1 and rejects[0].line == 2
+    assert peak < 20 * limit  # the 40 MiB line was never held whole
+    with pytest.raises(InputError, match="line 2.*over the"):
+        read_dataset(dataset, max_text_bytes=limit)
+    batches = list(iter_corpus_batches([dataset], on_error="skip", max_text_bytes=limit))
+    assert sum(len(b.ids) for b in batches) == 2

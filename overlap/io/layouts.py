@@ -18,6 +18,7 @@ from overlap.io.formats import (
     Source,
     iter_parquet_records,
     iter_raw_records,
+    line_limit,
     parquet_columns,
     resolve_sources,
 )
@@ -162,7 +163,7 @@ def read_dataset(
     ids_from: tuple[str | None, str] | None = None  # the id field of the first valid record, and where
     row = 0
     for source in resolve_sources([path]):
-        for item in iter_raw_records(source.path):
+        for item in iter_raw_records(source.path, line_limit(max_text_bytes)):
             try:
                 record = _record_of(item)
                 if layout is None:
@@ -219,7 +220,7 @@ def iter_corpus_batches(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     for source in resolve_sources(sources):
         batch = CorpusBatch(str(source.path))
-        for item in _corpus_records(source, text_field, id_field):
+        for item in _corpus_records(source, text_field, id_field, max_text_bytes):
             try:
                 doc_id, text = _corpus_document(item, source.name, text_field, id_field)
                 _check_size(text, max_text_bytes, item, text_field or "text")
@@ -440,7 +441,8 @@ def _dataset_example(
         raise InputError(error.path, error.line, error.field, error.reason + hint, error.raw) from None
 
 
-def _corpus_records(source: Source, text_field: str | None, id_field: str | None) -> Iterator[RawRecord]:
+def _corpus_records(source: Source, text_field: str | None, id_field: str | None,
+                    max_text_bytes: int | None = None) -> Iterator[RawRecord]:
     """Records of one corpus source; from Parquet only the text and id columns are read."""
     if source.path.suffix.lower() == ".parquet":
         names = parquet_columns(source.path)
@@ -450,7 +452,7 @@ def _corpus_records(source: Source, text_field: str | None, id_field: str | None
         # Without a text column (chat layouts) or without the named id column the whole row is needed.
         if text_key is not None and (id_field is None or id_field in names):
             return iter_parquet_records(source.path, [text_key] + [k for k in id_keys if k in names])
-    return iter_raw_records(source.path)
+    return iter_raw_records(source.path, line_limit(max_text_bytes))
 
 
 def _corpus_document(

@@ -18,6 +18,7 @@ function replaces an existing output unless ``overwrite=True``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -29,7 +30,7 @@ from overlap.pipeline import build
 from overlap.io import bundled as data
 from overlap.signals.embedding.distill import distill as distill_model
 from overlap.report import DEFAULT_MAX_ROWS, write_report
-from overlap.index.manifest import PLAN_FILE, Manifest, read_manifest
+from overlap.index.manifest import PLAN_FILE, IndexError_, Manifest, read_manifest
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
@@ -73,18 +74,67 @@ def build_index(
 
 def default_index(progress: Callable[[str], None] | None = say) -> Path:
     """The index of the bundled reference corpus, built into the cache on first use."""
+    from overlap.index.store import build_holder
+
     directory = build.default_index_dir()
-    if not (directory / "manifest.json").exists():
+    while not (directory / "manifest.json").exists():
+        holder = build_holder(directory)
+        if holder is not None:  # another first use is building it: wait for that build, then use it
+            if progress:
+                progress(f"waiting for another overlap process (pid {holder}) building the index in {directory}")
+            while build_holder(directory) is not None:
+                time.sleep(0.5)
+            continue
         if progress:
             progress(f"building the index of the bundled corpus in {directory} (first use only)")
-        build.build_index(data.reference_sources(), directory, resume=(directory / PLAN_FILE).exists(),
-                          progress=progress)
+        try:
+            build.build_index(data.reference_sources(), directory, resume=(directory / PLAN_FILE).exists(),
+                              progress=progress)
+        except IndexError_:
+            if build_holder(directory) is None:
+                raise
     return directory
 
 
 def index_info(index: str | Path) -> Manifest:
     """The manifest of an index (raises if it is incomplete or foreign)."""
     return read_manifest(index)
+
+
+def cache_usage() -> dict[str, int]:
+    """Bytes on disk per entry of the user cache (``data.cache_dir()``): the embedding cache, bundled indexes."""
+    root = data.cache_dir()
+    if not root.is_dir():
+        return {}
+    return {entry.name: (sum(f.stat().st_size for f in entry.rglob("*") if f.is_file()) if entry.is_dir()
+                         else entry.stat().st_size)
+            for entry in sorted(root.iterdir())}
+
+
+def clear_embedding_cache() -> int:
+    """Delete the embedding cache (texts are embedded again when next needed); returns the bytes freed."""
+    import shutil
+
+    folder = data.cache_dir() / "embeddings"
+    freed = cache_usage().get("embeddings", 0)
+    shutil.rmtree(folder, ignore_errors=True)
+    return freed
+
+
+def verify_index(index: str | Path) -> tuple[list[str], int]:
+    """Every file of an index checked against its recorded size and SHA-256: ``(problems, files checked)``."""
+    from overlap.index.store import verify_shard
+
+    manifest = read_manifest(index)
+    problems = []
+    checked = 0
+    for entry in manifest.shards:
+        try:
+            verify_shard(Path(index) / entry["name"], entry)
+        except IndexError_ as exc:
+            problems.append(str(exc))
+        checked += len(entry["files"])
+    return problems, checked
 
 
 def scan(
@@ -99,6 +149,7 @@ def scan(
     overwrite: bool = False,
     engine: Engine | str = ENGINE,
     progress: Callable[[str], None] | None = None,
+    calibration_out: dict | None = None,
     **fields: Any,
 ) -> pl.DataFrame:
     """Score every example of ``dataset`` against ``index`` (default: the bundled corpus).
@@ -108,7 +159,10 @@ def scan(
     folders or globs; ``options.corpus_layout`` names a public corpus layout)
     instead of ``index``, the corpus is read once past the dataset held in memory
     and no index is written (``options.signals``: which ones, default all).
-    Lexical values and evidence equal those of a scan of an index of the same files.
+    Lexical values and evidence equal those of a scan of an index of the same
+    files, and the corpus calibrates itself as a build of those files would, so
+    the labels agree too. ``calibration_out`` (a dict) receives the calibration
+    the labels used (the index's, or the streamed corpus's fit).
 
     Returns the scores table (one row per accepted example, input order) and,
     when ``out`` is given, writes it there (.parquet, .jsonl or .csv). Under
@@ -131,15 +185,20 @@ def scan(
     rejects_path = Path(rejects) if rejects else Path(f"{out or dataset}.rejects.jsonl")
     checks.require_examples(dataset, examples, rejected, rejects_path, overwrite=overwrite)
     dataset_records = len(examples) + len(rejected)
-    calibration = None  # stream mode: the bundled calibration
+    calibration: dict | None = None
     if corpus is not None:
-        scores, corpus_rejected = scan_corpus(examples, corpus, options, engine=engine.pooled(), progress=progress)
+        fitted: dict = {}
+        scores, corpus_rejected = scan_corpus(examples, corpus, options, engine=engine.pooled(), progress=progress,
+                                              calibration_out=fitted)
+        calibration = fitted
         rejected = [*rejected, *corpus_rejected]
     else:
         index_dir = Path(index) if index is not None else default_index(progress)
         manifest = read_manifest(index_dir)
         calibration = manifest.calibration
         scores = scan_examples(examples, index_dir, options, engine=engine, manifest=manifest, progress=progress)
+    if calibration_out is not None:
+        calibration_out.update(calibration or {})
     if out is not None:
         source = provenance_of(dataset, dataset_records, text_field=options.text_field,
                                id_field=options.id_field, max_text_bytes=options.max_text_bytes)
@@ -176,6 +235,7 @@ def reweight(
     resample_factor: float | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    unique_ids: str | None = None,
 ) -> tuple[pl.DataFrame, SummaryTables]:
     """Weights for every scored example, and optionally a resampled copy of the dataset.
 
@@ -185,7 +245,8 @@ def reweight(
     written to ``out`` in its own format. A ``dataset`` is first checked to be the
     scanned one (``overlap.io.provenance.check_dataset``). Every output path and
     option is checked before any work. Returns the weighted table and the
-    before/after summary (with what resampling did, when it did).
+    before/after summary (with what resampling did, when it did). ``unique_ids``
+    (an id field) renames the repeats of a resampled JSON lines record ``<id>#2``, ...
     """
     checks.reweight_outputs(scores, out, dataset=dataset, resample=resample, resample_factor=resample_factor,
                             overwrite=overwrite)
@@ -197,7 +258,7 @@ def reweight(
     if resample is not None or resample_factor is not None:
         n = resample if resample is not None else round(resample_factor * table.height)
         rows = resample_plan(weighted, n, seed=seed)
-        copy_records(dataset, rows, out, overwrite=overwrite)
+        copy_records(dataset, rows, out, overwrite=overwrite, unique_ids=unique_ids)
         summary = replace(summary, resampling=resample_stats(weighted, rows, seed))
     elif out is not None:
         source = None if isinstance(scores, pl.DataFrame) else read_provenance(scores)

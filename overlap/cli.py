@@ -32,12 +32,37 @@ def _say(message: str) -> None:
 class _Group(click.Group):
     """Turns the errors a user can fix into one line on stderr and exit code 1."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # --quiet is accepted wherever a user types it: `overlap scan ... --quiet` as `overlap --quiet scan ...`.
+        if ctx.parent is None:
+            end = args.index("--") if "--" in args else len(args)
+            quiet = [a for a in args[:end] if a in ("--quiet", "-q")]
+            if quiet:
+                args = ["--quiet", *[a for a in args[:end] if a not in ("--quiet", "-q")], *args[end:]]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (InputError, IndexError_, EngineError, OSError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            _interrupted(ctx)
+        except SystemError as exc:  # Ctrl-C inside compiled code surfaces as SystemError wrapping it
+            if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+                _interrupted(ctx)
+            raise
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """One line on Ctrl-C instead of a traceback; a build says how to continue it."""
+    if ctx.command.name == "index" and ctx.invoked_subcommand == "build":
+        click.echo("interrupted: the shards finished so far are kept; rerun the same command with --resume "
+                   "to continue from there", err=True)
+    else:
+        click.echo("interrupted: nothing was written", err=True)
+    sys.exit(130)
 
 
 @click.group(cls=_Group)
@@ -104,7 +129,7 @@ def index_build(sources, out, signals, text_field, id_field, corpus_layout, engi
                                progress=_say)
     counts = manifest.counts()
     click.echo(
-        f"index {out}: {len(manifest.shards)} shard(s), {counts.get('documents', 0)} documents, "
+        f"index {out}: {len({s['number'] for s in manifest.shards})} shard(s), {counts.get('documents', 0)} documents, "
         f"{counts.get('words', 0)} words, signals {','.join(manifest.signals)} "
         f"({time.monotonic() - started:.1f}s)"
     )
@@ -171,6 +196,42 @@ def index_info(directory) -> None:
         click.echo(line)
 
 
+@main.group("cache", cls=_Group)
+def cache_group() -> None:
+    """What overlap keeps in its cache folder (embeddings, the bundled index): show it, clear it."""
+
+
+@cache_group.command("info")
+def cache_info() -> None:
+    """Size of each entry of the cache folder."""
+    from overlap.io import bundled as data
+
+    usage = api.cache_usage()
+    click.echo(f"cache {data.cache_dir()}: {sum(usage.values()) / 1e6:.1f} MB")
+    for name, size in usage.items():
+        click.echo(f"  {name}: {size / 1e6:.1f} MB")
+    if "embeddings" in usage:
+        click.echo("clear the embedding cache with `overlap cache clear`")
+
+
+@cache_group.command("clear")
+def cache_clear() -> None:
+    """Delete the embedding cache (texts are embedded again when next needed)."""
+    click.echo(f"embedding cache cleared: {api.clear_embedding_cache() / 1e6:.1f} MB freed")
+
+
+@index.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False))
+def index_verify(directory) -> None:
+    """Check every file of an index against the size and SHA-256 its manifest records."""
+    problems, checked = api.verify_index(directory)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"index {directory}: all {checked} files match their checksums")
+
+
 @main.command()
 @click.argument("dataset", type=click.Path())
 @click.option("--index", "index_dir", default=None, type=click.Path(file_okay=False),
@@ -214,11 +275,14 @@ def scan(dataset, index_dir, corpus, corpus_layout, signals, out, text_field, id
         text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes, model=model,
         verify=verify, lm=lm, lm_device=lm_device, signals=signals, corpus_layout=corpus_layout,
     )
+    calibration: dict = {}
     scores = api.scan(
         dataset, index_dir, options, corpus=list(corpus) or None, out=out, rejects=rejects, report=report_path,
-        overwrite=overwrite, engine=Engine(engine, workers, ray_address), progress=_say,
+        overwrite=overwrite, engine=Engine(engine, workers, ray_address), progress=_say, calibration_out=calibration,
     )
-    calibration = None if corpus else api.index_info(index_dir or api.default_index()).calibration
+    if corpus:
+        for line in calibrate.card_lines(calibration):
+            _say(line)
     click.echo(summary.render(scores, calibration=calibration))
     if report_path:
         click.echo(f"report written to {report_path}")
@@ -246,16 +310,19 @@ _DEFAULTS = ReweightConfig()
 @click.option("--dataset", type=click.Path(), default=None, help="The scanned dataset, to resample.")
 @click.option("--resample", type=int, default=None, help="Write a resampled dataset of N records.")
 @click.option("--resample-factor", type=float, default=None, help="Resample to F times the dataset size.")
+@click.option("--unique-ids", "unique_ids", default=None, metavar="FIELD", is_flag=False, flag_value="id",
+              help="With --resample (JSON lines): a repeated record's copies get FIELD (default id) <id>#2, <id>#3, "
+                   "... so the resampled dataset can be scanned again.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def reweight(scores, out, strategy, target_novel_share, strength, max_weight, min_weight, familiar_floor,
-             no_dedup, dataset, resample, resample_factor, seed, overwrite) -> None:
+             no_dedup, dataset, resample, resample_factor, unique_ids, seed, overwrite) -> None:
     """Weights (mean 1) that give novel examples their share, or a resampled dataset."""
     config = ReweightConfig(strategy=strategy, strength=strength, target_novel_share=target_novel_share,
                             max_weight=max_weight, min_weight=min_weight, familiar_floor=familiar_floor,
                             dedup=not no_dedup)
     _, tables = api.reweight(scores, out, config=config, dataset=dataset, resample=resample,
-                             resample_factor=resample_factor, seed=seed, overwrite=overwrite)
+                             resample_factor=resample_factor, seed=seed, overwrite=overwrite, unique_ids=unique_ids)
     click.echo(tables.render())
     click.echo(f"\nwritten to {out}")
 

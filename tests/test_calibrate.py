@@ -89,13 +89,16 @@ def test_bundled_index_is_self_calibrated(lexical_index):
     cal = manifest.calibration
     assert cal["status"] == "fitted" and manifest.holdout_rate == calibrate.MAX_HOLDOUT_RATE
     held = set()
-    indexed = set()
+    main = set()
     for shard in manifest.shards:
-        folder = lexical_index / shard["name"]
-        if (folder / calibrate.HOLDOUT_FILE).exists():
-            held |= set(pq.read_table(folder / calibrate.HOLDOUT_FILE)["id"].to_pylist())
-        indexed |= set(pq.read_table(folder / "docs.parquet")["id"].to_pylist())
-    assert held and not held & indexed  # never indexed
+        ids = set(pq.read_table(lexical_index / shard["name"] / "docs.parquet")["id"].to_pylist())
+        if shard.get("fold"):
+            assert shard["name"].endswith("-f1") and all(calibrate.held_out(i, manifest.holdout_rate) for i in ids)
+            held |= ids
+        else:
+            main |= ids
+    assert held and not held & main  # held out in parts of their own, and indexed
+    assert manifest.counts()["held_out"] == len(held) and cal["heldout"]["indexed"]
     assert set(cal["heldout"]["ids"]) <= held
     card = cal["card"]
     assert card["false_familiar"] <= 0.05
@@ -131,18 +134,30 @@ def _bundled(name: str) -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
-def test_small_corpus_falls_back_and_says_why(tmp_path):
+def test_small_corpus_calibrates_itself_by_folds(tmp_path):
     corpus = _write(tmp_path / "small.jsonl", _bundled("abc-news.jsonl.gz")[:100])
     manifest = build_index([corpus], tmp_path / "idx", signals="ngram")
-    assert manifest.holdout_rate == 0.0 and manifest.counts()["documents"] == 100
+    assert manifest.holdout_kfold == calibrate.KFOLDS and manifest.counts()["documents"] == 100
+    cal = manifest.calibration
+    assert cal["status"] == "fitted" and cal["heldout"]["kfold"] == calibrate.KFOLDS
+    assert {s.get("fold", 0) for s in manifest.shards} == set(range(calibrate.KFOLDS))
+    info = CliRunner().invoke(main, ["index", "info", str(tmp_path / "idx")])
+    assert f"{calibrate.KFOLDS} folds, each held out once, all indexed afterwards" in info.output
+    assert "AUROC" in info.output and "window" in info.output
+
+
+def test_corpus_too_small_to_hold_anything_out_falls_back_and_says_why(tmp_path):
+    corpus = _write(tmp_path / "tiny.jsonl", _bundled("abc-news.jsonl.gz")[:30])
+    manifest = build_index([corpus], tmp_path / "idx", signals="ngram")
+    assert manifest.counts()["documents"] == 30
     assert manifest.calibration["status"] == "fallback"
-    assert "too small to hold out from" in manifest.calibration["reason"]
+    assert "too small to hold anything out" in manifest.calibration["reason"]
     examples = [Example(row=0, id="0", prompt="", response="", text=_bundled("abc-news.jsonl.gz")[0]["text"], category=None)]
     scores = scan_examples(examples, tmp_path / "idx")
     assert scores["familiarity"][0] == pytest.approx(
         score.familiarity({"ngram_containment": scores["ngram_containment"].to_numpy()})[0])
     info = CliRunner().invoke(main, ["index", "info", str(tmp_path / "idx")])
-    assert "validity: bundled calibration (corpus too small to hold out from" in info.output
+    assert "validity: bundled calibration (corpus too small to hold anything out" in info.output
 
 
 def test_adding_sources_refits(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from overlap.scoring import calibrate
 from overlap.io import bundled as data
 from overlap.pipeline.build import ShardTask, build_index, build_shard, index_params
 from overlap.index.manifest import PLAN_FILE, IndexError_, read_manifest
@@ -94,9 +95,10 @@ def test_resume_finishes_an_interrupted_build_identically(tmp_path, small_index)
     params = index_params(names)
     # An interrupted run: its plan is on disk, one shard finished, one half-written.
     plan = {"params": params, "signals": names, "sources": [str(p) for p in SOURCES], "first": 0, "sample_rate": 1.0,
-            "holdout_rate": 0.0}  # under 1 MiB of sources: nothing held out
+            "holdout_rate": 0.0, "holdout_kfold": calibrate.KFOLDS}  # under 1 MiB of sources: k folds
     (out / PLAN_FILE).write_text(json.dumps(plan))
-    build_shard(ShardTask(index_dir=str(out), number=0, source=str(SOURCES[0]), params=params, signal_names=names))
+    build_shard(ShardTask(index_dir=str(out), number=0, source=str(SOURCES[0]), params=params, signal_names=names,
+                          holdout_kfold=calibrate.KFOLDS))
     (out / ".tmp-shard-00001-999").mkdir()
     (out / ".tmp-shard-00001-999" / "ngram_hashes.npy").write_bytes(b"partial")
     with pytest.raises(IndexError_, match="an index build that did not finish"):
@@ -113,7 +115,7 @@ def test_adding_sources_later_extends_the_index(tmp_path):
     build_index(SOURCES[:1], out, signals="ngram,minhash")
     build_index(SOURCES, out, signals="ngram,minhash")
     manifest = read_manifest(out)
-    assert len(manifest.shards) == 2 and len(manifest.builds) == 2
+    assert len({s["number"] for s in manifest.shards}) == 2 and len(manifest.builds) == 2
     assert manifest.counts()["documents"] == 379
     with pytest.raises(IndexError_, match="different settings"):
         build_index(SOURCES, out, signals="ngram,minhash", params={"ngram_n": 13})

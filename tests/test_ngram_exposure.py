@@ -210,9 +210,9 @@ def test_counts_survive_spilled_runs(exposure, tmp_path, monkeypatch):
     examples, corpus, indexed, _ = exposure
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps(d) + "\n" for d in corpus))
-    api.build_index([path], tmp_path / "whole", signals="ngram")
+    api.build_index([path], tmp_path / "whole", signals="ngram", holdout_rate=0.0)  # one shard, no fold parts
     monkeypatch.setenv("OVERLAP_SPILL_BYTES", str(1 << 16))
-    api.build_index([path], tmp_path / "spilled", signals="ngram")
+    api.build_index([path], tmp_path / "spilled", signals="ngram", holdout_rate=0.0)
     for name in ("ngram_hashes.npy", "ngram_docs.npy", ngram_counts.COUNTS):
         a, b = (np.load(next((tmp_path / f).rglob(name))) for f in ("whole", "spilled"))
         assert np.array_equal(a, b), name

@@ -118,7 +118,7 @@ def ray_index(tmp_path_factory, layout_args) -> Path:
 
 
 def test_ray_builds_the_same_index_as_local(local_index, ray_index):
-    assert len(read_manifest(ray_index).shards) == FILES
+    assert len({s["number"] for s in read_manifest(ray_index).shards}) == FILES
     assert digests(ray_index) == digests(local_index)
     assert stable_manifest(ray_index) == stable_manifest(local_index)
     assert read_manifest(ray_index).builds[-1]["engine"] == "ray"

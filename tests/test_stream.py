@@ -32,9 +32,9 @@ BOILERPLATE = ("All rights reserved. No part of this publication may be reproduc
 
 @pytest.fixture(scope="module")
 def whole_index(tmp_path_factory) -> Path:
-    """Lexical index of every bundled document: no hold-out, so the bundled calibration, as in stream mode."""
+    """Lexical index of every bundled document, self-calibrated (cross-fitted) as stream mode calibrates itself."""
     out = tmp_path_factory.mktemp("whole-index")
-    build_index(data.reference_sources(), out, signals="ngram,minhash", holdout_rate=0.0)
+    build_index(data.reference_sources(), out, signals="ngram,minhash")
     return out
 
 
@@ -116,7 +116,7 @@ def paragraph_corpus(tmp_path_factory) -> tuple[list[Path], Path]:
 def test_lexical_stream_equals_index_scan_across_batches_and_capped_bands(tmp_path, paragraph_corpus):
     files, dataset = paragraph_corpus
     index = tmp_path / "index"
-    build_index(files, index, signals="ngram,minhash", holdout_rate=0.0)
+    build_index(files, index, signals="ngram,minhash")
     examples, _ = read_dataset(dataset)
     indexed = scan_examples(examples, index)
     streamed, _ = scan_corpus(examples, files, signals="ngram,minhash")

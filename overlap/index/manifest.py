@@ -17,7 +17,7 @@ from typing import Any
 from overlap.io.writers import atomic_write_bytes
 
 FORMAT = "overlap-index"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: held-out calibration folds are indexed, in shard parts
 MANIFEST = "manifest.json"
 PLAN_FILE = "build-plan.json"  # written by a build before its first shard, removed with the manifest
 
@@ -39,7 +39,8 @@ class Manifest:
     updated: str = ""
     overlap_version: str = ""
     sample_rate: float = 1.0
-    holdout_rate: float = 0.0  # share of documents held out by id hash for self-calibration
+    holdout_rate: float = 0.0  # share of documents held out by id hash for self-calibration (then indexed)
+    holdout_kfold: int = 0  # or: folds each held out once (small corpora)
     calibration: dict[str, Any] = field(default_factory=dict)  # overlap.scoring.calibrate's fit and card
     builds: list[dict[str, Any]] = field(default_factory=list)
     format: str = FORMAT

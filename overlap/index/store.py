@@ -43,9 +43,9 @@ def file_digest(path: Path) -> str:
 class ShardWriter:
     """Collects one shard's files in a temp folder; :meth:`commit` makes it visible."""
 
-    def __init__(self, index_dir: Path, number: int):
+    def __init__(self, index_dir: Path, number: int, suffix: str = ""):
         self.index_dir = Path(index_dir)
-        self.name = shard_name(number)
+        self.name = shard_name(number) + suffix
         self.tmp = self.index_dir / f".tmp-{self.name}-{os.getpid()}"
         if self.tmp.exists():
             shutil.rmtree(self.tmp)
@@ -98,7 +98,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def finished_shard(index_dir: Path, number: int) -> dict[str, Any] | None:
-    """The ``shard.json`` entry of a shard a previous build finished, if its files check out."""
+    """The ``shard.json`` entry of a shard a previous build finished, if its files (and its parts') check out."""
     folder = Path(index_dir) / shard_name(number)
     meta = folder / SHARD_META
     if not meta.exists():
@@ -106,7 +106,9 @@ def finished_shard(index_dir: Path, number: int) -> dict[str, Any] | None:
     try:
         entry = json.loads(meta.read_text())
         verify_shard(folder, entry)
-    except (IndexError_, json.JSONDecodeError, OSError):
+        for part in entry.get("parts", []):
+            verify_shard(Path(index_dir) / part["name"], part)
+    except (IndexError_, json.JSONDecodeError, OSError, KeyError):
         return None
     return entry
 
@@ -167,6 +169,12 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def build_holder(index_dir: Path) -> int | None:
+    """The process id of a live build holding ``DIR/.lock``, or None."""
+    pid = _lock_owner(Path(index_dir) / LOCK)
+    return pid if pid is not None and _alive(pid) else None
 
 
 def _lock_owner(path: Path) -> int | None:

@@ -40,8 +40,13 @@ def copy_records(
     out_path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
+    unique_ids: str | None = None,
 ) -> int:
     """Write the records of ``dataset_path`` named by ``rows``, in that order, to ``out_path``.
+
+    ``unique_ids`` (an id field name, JSON lines only): a record's second and later copies
+    get ``<id>#2``, ``<id>#3``, ... in that field (those copies alone are re-encoded), so the
+    resampled dataset can itself be scanned.
 
     Row k is the k-th record in input order, 0-based, counted as the readers in
     :mod:`overlap.io.formats` count them: the k-th non-blank JSON line, JSON array
@@ -73,6 +78,8 @@ def copy_records(
         raise ValueError(f"{out} is the input dataset; write the resampled one elsewhere")
     refuse_existing(out, overwrite)
     rows = np.asarray(rows)
+    if unique_ids is not None and (fmt in JSON_SUFFIXES or is_hf_dataset(source) or fmt in (".parquet", ".csv")):
+        raise ValueError(f"{source}: unique ids for repeated records are written for JSON lines datasets only")
     if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
         raise ValueError(f"rows must be a 1-D integer array, got shape {rows.shape} of {rows.dtype}")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +92,7 @@ def copy_records(
             _write_csv(source, rows, sink)
         else:
             with open_binary(source, fmt) as stream, _writer(sink, fmt) as target:
-                _write_json(source, fmt, rows, stream, target)
+                _write_json(source, fmt, rows, stream, target, unique_ids)
     return int(rows.size)
 
 
@@ -113,7 +120,8 @@ def _writer(sink: BinaryIO, fmt: str) -> Iterator[BinaryIO]:
         yield sink
 
 
-def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, target: BinaryIO) -> None:
+def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, target: BinaryIO,
+                unique_ids: str | None = None) -> None:
     """JSON lines stay lines; a JSON array (a .json file starting with '[') stays an array."""
     lines = iter(stream)
     head = [next(lines, b"")]
@@ -137,8 +145,16 @@ def _write_json(source: Path, fmt: str, rows: np.ndarray, stream: BinaryIO, targ
                 kept[count] = body
             count += 1
     _check_rows(rows, count, source)
+    copies: dict[int, int] = {}
     for k in rows.tolist():
-        target.write(kept[k] + b"\n")
+        copies[k] = copies.get(k, 0) + 1
+        body = kept[k]
+        if unique_ids is not None and copies[k] > 1:
+            record = json.loads(body)
+            if isinstance(record, dict) and unique_ids in record:
+                record[unique_ids] = f"{record[unique_ids]}#{copies[k]}"
+                body = json.dumps(record, ensure_ascii=False).encode()
+        target.write(body + b"\n")
 
 
 def _array_elements(text: str, source: Path) -> list[str]:

@@ -93,8 +93,18 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict | InputError]]:
         yield item.line, item.record
 
 
-def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
-    """Like ``iter_records`` but with each record's file and original text."""
+def line_limit(max_text_bytes: int | None) -> int | None:
+    """The longest JSON line read whole for texts of at most ``max_text_bytes``: room for JSON's escapes
+    (up to 4 bytes of line per byte of text) and the other fields. None: no limit."""
+    return None if max_text_bytes is None else 4 * max_text_bytes + (1 << 20)
+
+
+def iter_raw_records(path: str | Path, max_line_bytes: int | None = None) -> Iterator[RawRecord]:
+    """Like ``iter_records`` but with each record's file and original text.
+
+    A JSON line longer than ``max_line_bytes`` is never held in memory: it is read
+    past in bounded pieces and comes back as an ``InputError`` record.
+    """
     path = Path(path)
     if is_hf_dataset(path):
         yield from _iter_hf(path)
@@ -112,7 +122,7 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
     elif fmt == ".txt":
         yield _txt_record(path, path.name)
     else:
-        yield from _iter_json(path, fmt)
+        yield from _iter_json(path, fmt, max_line_bytes)
 
 
 def require_path(path: str | Path) -> Path:
@@ -228,9 +238,44 @@ def open_binary(path: Path, fmt: str) -> Iterator[IO[bytes]]:
             yield stream
 
 
-def _iter_json(path: Path, fmt: str) -> Iterator[RawRecord]:
+class _TooLong(NamedTuple):
+    size: int
+
+
+def _bounded_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | _TooLong]:
+    """The lines of ``stream``; one longer than ``limit`` is skipped in 1 MiB pieces and given as its size."""
+    while True:
+        data = stream.readline(limit + 1)
+        if not data:
+            return
+        if len(data) > limit and not data.endswith(b"\n"):
+            size = len(data)
+            del data
+            while True:
+                piece = stream.readline(1 << 20)
+                size += len(piece)
+                if not piece or piece.endswith(b"\n"):
+                    break
+            yield _TooLong(size)
+        else:
+            yield data
+
+
+def _iter_json(path: Path, fmt: str, max_line_bytes: int | None = None) -> Iterator[RawRecord]:
     name = str(path)
     with open_binary(path, fmt) as stream:
+        if max_line_bytes is not None and fmt not in JSON_SUFFIXES:
+            number = 0
+            for data in _without_bom(_bounded_lines(stream, max_line_bytes)):
+                number += 1
+                if isinstance(data, _TooLong):
+                    reason = (f"a line of {data.size} bytes, over the {max_line_bytes} bytes any record within "
+                              "the text-size limit takes (--max-text-bytes); skipped without reading it whole")
+                    raw = f"<line of {data.size} bytes, not kept>"
+                    yield RawRecord(name, number, InputError(name, number, None, reason, raw), raw)
+                elif data.strip(_JSON_WHITESPACE):
+                    yield _parse_line(name, number, data)
+            return
         lines = _without_bom(stream)
         try:
             if fmt in JSON_SUFFIXES:
@@ -250,10 +295,10 @@ def _iter_json(path: Path, fmt: str) -> Iterator[RawRecord]:
             raise InputError(name, None, None, f"cannot read compressed data: {error}") from error
 
 
-def _without_bom(stream: IO[bytes]) -> Iterator[bytes]:
+def _without_bom(stream: Iterable) -> Iterator:
     first = True
     for data in stream:
-        if first and data.startswith(BOM):
+        if first and isinstance(data, bytes) and data.startswith(BOM):
             data = data[len(BOM) :]
         first = False
         yield data

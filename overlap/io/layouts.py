@@ -18,6 +18,7 @@ from overlap.io.formats import (
     Source,
     iter_parquet_records,
     iter_raw_records,
+    line_limit,
     parquet_columns,
     resolve_sources,
 )
@@ -149,7 +150,7 @@ def read_dataset(
     The layout is detected from the first valid record and required of all others.
     ``on_error="fail"`` raises the first InputError; ``"skip"`` collects a Reject
     (with the raw text) per bad record and goes on. A repeated id is an error on
-    the later record. A text longer than ``max_text_bytes`` (UTF-8) is an error
+    the later record, and so is a record without the id field the first record has. A text longer than ``max_text_bytes`` (UTF-8) is an error
     too, so one runaway record cannot exhaust memory. Every input record becomes
     exactly one Example or Reject.
     """
@@ -159,15 +160,24 @@ def read_dataset(
     layout: str | None = None
     detected_at = ""
     first_seen: dict[str, tuple[str, int]] = {}
+    ids_from: tuple[str | None, str] | None = None  # the id field of the first valid record, and where
     row = 0
     for source in resolve_sources([path]):
-        for item in iter_raw_records(source.path):
+        for item in iter_raw_records(source.path, line_limit(max_text_bytes)):
             try:
                 record = _record_of(item)
                 if layout is None:
                     layout = detect_layout(record, text_field, path=item.path, line=item.line)
                     detected_at = f"{item.path}, line {item.line}"
                 example = _dataset_example(item, record, row, layout, detected_at, text_field, id_field)
+                own_key = _id_key(record, id_field)
+                if ids_from is None:
+                    ids_from = (own_key, f"{item.path}, line {item.line}")
+                elif ids_from[0] is not None and own_key is None:
+                    # Its row number would stand in for the id, and could collide with another record's id.
+                    raise InputError(item.path, item.line, ids_from[0],
+                                     f"missing id field (records have {ids_from[0]!r} from {ids_from[1]} on); "
+                                     f"fields present: {_field_list(record)}")
                 _check_size(example.text, max_text_bytes, item, text_field or layout)
                 if example.id in first_seen:
                     seen_path, seen_line = first_seen[example.id]
@@ -210,7 +220,7 @@ def iter_corpus_batches(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     for source in resolve_sources(sources):
         batch = CorpusBatch(str(source.path))
-        for item in _corpus_records(source, text_field, id_field):
+        for item in _corpus_records(source, text_field, id_field, max_text_bytes):
             try:
                 doc_id, text = _corpus_document(item, source.name, text_field, id_field)
                 _check_size(text, max_text_bytes, item, text_field or "text")
@@ -431,7 +441,8 @@ def _dataset_example(
         raise InputError(error.path, error.line, error.field, error.reason + hint, error.raw) from None
 
 
-def _corpus_records(source: Source, text_field: str | None, id_field: str | None) -> Iterator[RawRecord]:
+def _corpus_records(source: Source, text_field: str | None, id_field: str | None,
+                    max_text_bytes: int | None = None) -> Iterator[RawRecord]:
     """Records of one corpus source; from Parquet only the text and id columns are read."""
     if source.path.suffix.lower() == ".parquet":
         names = parquet_columns(source.path)
@@ -441,7 +452,7 @@ def _corpus_records(source: Source, text_field: str | None, id_field: str | None
         # Without a text column (chat layouts) or without the named id column the whole row is needed.
         if text_key is not None and (id_field is None or id_field in names):
             return iter_parquet_records(source.path, [text_key] + [k for k in id_keys if k in names])
-    return iter_raw_records(source.path)
+    return iter_raw_records(source.path, line_limit(max_text_bytes))
 
 
 def _corpus_document(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -29,6 +30,7 @@ from overlap.text import reference as ref
 from overlap.index.documents import DOCS_FILE, DocsWriter
 from overlap.index.manifest import (
     FORMAT_VERSION,
+    PLAN_FILE,
     IndexError_,
     Manifest,
     finish_build,
@@ -97,25 +99,58 @@ class ShardTask:
     options: dict[str, Any] | None = None
     max_text_bytes: int | None = MAX_TEXT_BYTES
     holdout_rate: float = 0.0
+    holdout_kfold: int = 0
+
+
+class _Part:
+    """The files of one fold of a shard: its signals' builders and document store."""
+
+    def __init__(self, task: ShardTask, writer: ShardWriter):
+        self.writer = writer
+        self.builders = [signal_registry.get(name).Builder(task.params, writer, task.options or {})
+                         for name in task.signal_names]
+        self.docs = DocsWriter(writer.path(DOCS_FILE))
+        self.n_docs = self.n_words = self.n_bytes = 0
+
+    def add(self, ids: list[str], texts: list[str], lines: list[int]) -> LexicalBatch:
+        lexical = LexicalBatch.from_texts(texts)
+        for builder in self.builders:
+            builder.add(lexical, texts, self.n_docs)
+        self.docs.add(ids, texts, lines)
+        self.n_docs += len(texts)
+        self.n_words += int(lexical.word_offsets[-1])
+        self.n_bytes += int(lexical.offsets[-1])
+        return lexical
+
+    def finish(self) -> dict[str, Any]:
+        self.docs.close()
+        counts = {"documents": self.n_docs, "words": self.n_words, "bytes": self.n_bytes}
+        for builder in self.builders:
+            counts.update(builder.finish())
+        return counts
+
+
+def part_suffix(fold: int) -> str:
+    """Folder suffix of a shard's part holding calibration fold ``fold`` (``shard-NNNNN-fF``)."""
+    return f"-f{fold}"
 
 
 def build_shard(task: ShardTask) -> dict[str, Any]:
     """Build one shard of an index from one source file; return its manifest entry.
 
-    Documents held out for calibration (``calibrate.held_out``) are not indexed but
-    kept in the shard's ``holdout.parquet``.
+    Every document is indexed. Those of a held-out calibration fold
+    (``calibrate.fold_of``) go to a part of the shard of their own
+    (``shard-NNNNN-fF``, listed under the entry's ``parts``), which calibration
+    leaves out of its queries and every scan reads.
     """
-    number, source, params = task.number, task.source, task.params
-    sample_rate, holdout_rate = task.sample_rate, task.holdout_rate
-    writer = ShardWriter(Path(task.index_dir), number)
+    number, source = task.number, task.source
+    sample_rate = task.sample_rate
+    index_dir = Path(task.index_dir)
+    writers = [ShardWriter(index_dir, number)]
     try:
-        builders = [signal_registry.get(name).Builder(params, writer, task.options or {})
-                    for name in task.signal_names]
-        docs = DocsWriter(writer.path(DOCS_FILE))
+        parts: dict[int, _Part] = {0: _Part(task, writers[0])}
         rejects = []
-        held_ids: list[str] = []
-        held_texts: list[str] = []
-        n_docs = n_words = n_bytes = n_sampled_out = 0
+        n_sampled_out = 0
         progress = Progress(f"shard {number} ({Path(source).name})", _text_size(Path(source)), "MB", scale=1e6)
         for batch in iter_corpus_batches(
             [source], text_field=task.text_field, id_field=task.id_field, batch_size=task.batch_size,
@@ -124,42 +159,44 @@ def build_shard(task: ShardTask) -> dict[str, Any]:
             rejects += batch.rejects
             keep = [i for i, doc_id in enumerate(batch.ids) if keep_document(doc_id, sample_rate)]
             n_sampled_out += len(batch.ids) - len(keep)
-            held = [i for i in keep if calibrate.held_out(batch.ids[i], holdout_rate)]
-            held_ids += [batch.ids[i] for i in held]
-            held_texts += [batch.texts[i] for i in held]
-            if held:
-                keep = [i for i in keep if i not in set(held)]
-            ids = [batch.ids[i] for i in keep]
-            texts = [batch.texts[i] for i in keep]
-            lines = [batch.lines[i] for i in keep]
-            if not texts:
-                continue
-            lexical = LexicalBatch.from_texts(texts)
-            for builder in builders:
-                builder.add(lexical, texts, n_docs)
-            docs.add(ids, texts, lines)
-            n_docs += len(texts)
-            n_words += int(lexical.word_offsets[-1])
-            n_bytes += int(lexical.offsets[-1])
-            progress.update(int(lexical.offsets[-1]))
-        docs.close()
-        counts = {"documents": n_docs, "words": n_words, "bytes": n_bytes, "rejected": len(rejects)}
+            for fold, rows in split_folds(batch.ids, keep, task.holdout_rate, task.holdout_kfold):
+                if fold not in parts:
+                    writers.append(ShardWriter(index_dir, number, part_suffix(fold)))
+                    parts[fold] = _Part(task, writers[-1])
+                lexical = parts[fold].add([batch.ids[i] for i in rows], [batch.texts[i] for i in rows],
+                                          [batch.lines[i] for i in rows])
+                progress.update(int(lexical.offsets[-1]))
+        source_info = {"path": str(source), **source_digest(Path(source))}
+        entries = []
+        for fold in sorted(f for f in parts if f):
+            counts = parts[fold].finish()
+            counts["held_out"] = counts["documents"]
+            entries.append(parts[fold].writer.commit({"number": number, "fold": fold, "source": source_info,
+                                                      "counts": counts}))
+        counts = {**parts[0].finish(), "rejected": len(rejects)}
         if n_sampled_out:
             counts["sampled_out"] = n_sampled_out
-        if held_ids:
-            counts["held_out"] = len(held_ids)
-            calibrate.write_holdout(writer.path(calibrate.HOLDOUT_FILE), held_ids, held_texts)
-        for builder in builders:
-            counts.update(builder.finish())
         if rejects:
-            write_rejects(rejects, writer.path(REJECTS))
-        source_info = {"path": str(source), **source_digest(Path(source))}
-        entry = writer.commit({"number": number, "source": source_info, "counts": counts})
+            write_rejects(rejects, writers[0].path(REJECTS))
+        entry = writers[0].commit({"number": number, "source": source_info, "counts": counts, "parts": entries})
         progress.close()
         return entry
     except BaseException:
-        writer.abort()
+        for writer in writers:
+            writer.abort()
         raise
+
+
+def split_folds(ids: list[str], keep: list[int], rate: float, kfold: int) -> list[tuple[int, list[int]]]:
+    """The rows ``keep`` of a batch by calibration fold, in fold order (main part first), each nonempty.
+
+    Index building and stream mode split every batch the same way, so the parts'
+    documents and their order agree between the modes.
+    """
+    folds: dict[int, list[int]] = {}
+    for i in keep:
+        folds.setdefault(calibrate.fold_of(ids[i], rate, kfold), []).append(i)
+    return sorted(folds.items())
 
 
 def _text_size(path: Path) -> int | None:
@@ -194,6 +231,19 @@ def _source_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def refuse_foreign_folder(out: Path) -> None:
+    """Refuse to build into a non-empty folder that holds no index (its files would mix with the index's)."""
+    if not out.is_dir() or (out / "manifest.json").exists() or (out / PLAN_FILE).exists():
+        return
+    foreign = sorted(p.name for p in out.iterdir()
+                     if not p.name.startswith(("shard-", ".tmp-", ".lock")))
+    if foreign:
+        raise IndexError_(
+            f"{out}: not empty and not an overlap index (holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder for --out"
+        )
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -220,8 +270,11 @@ def build_index(
     fields apply where ``text_field`` / ``id_field`` are not given.
 
     A first build holds out ``holdout_rate`` of the documents (default
-    ``calibrate.holdout_rate_for`` the sources' size) and every build refits the
-    index's calibration on them (``overlap.scoring.calibrate``); additions keep the rate.
+    ``calibrate.holdout_plan`` for the sources' size: one fold, or k folds of a
+    small corpus) and every build refits the index's calibration on them
+    (``overlap.scoring.calibrate``); held-out documents are indexed all the same, in
+    shard parts calibration leaves out. Additions keep the plan. A source whose
+    content changed since it was indexed replaces its old shard.
 
     ``options`` (or its fields as keywords) are the command line's; ``engine``
     runs the shards (one process per core by default). ``progress`` gets a
@@ -236,10 +289,12 @@ def build_index(
     sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
     files = [str(p) for p in expand_sources(sources)]
     shown, out = out, Path(out)
+    refuse_foreign_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(out):
         remove_leftovers(out)
         existing = read_manifest(out) if (out / "manifest.json").exists() else None
+        replaced: list[dict[str, Any]] = []
         if existing is not None:
             names = existing.signals if signals is None else signal_registry.parse(signals)
             wanted = index_params(names, params, model)
@@ -250,21 +305,32 @@ def build_index(
                     + "; ".join(diffs or [f"signals: index has {existing.signals}, asked for {names}"])
                 )
             known = {s["source"]["sha256"] for s in existing.shards}
-            files = [f for f in files if source_digest(Path(f))["sha256"] not in known]
+            digests = {f: source_digest(Path(f))["sha256"] for f in files}
+            files = [f for f in files if digests[f] not in known]
+            # A source whose content changed since it was indexed replaces its old shard (and parts).
+            changed = {f for f in files if any(s["source"]["path"] == f for s in existing.shards)}
+            replaced = [s for s in existing.shards if s["source"]["path"] in changed]
+            for path in sorted(changed):
+                if progress:
+                    progress(f"{path}: changed since it was indexed; its new content replaces its old shard")
             first = max((s["number"] for s in existing.shards), default=-1) + 1
             manifest = existing
-            rate = existing.holdout_rate
+            manifest.shards = [s for s in existing.shards if s["source"]["path"] not in changed]
+            manifest.sources = [s for s in existing.sources if s["path"] not in changed]
+            for source in manifest.sources:
+                if not Path(source["path"]).exists() and progress:
+                    progress(f"{source['path']}: indexed before but no longer exists; its documents stay in "
+                             "the index (build a new index without it to drop them)")
+            rate, kfold = existing.holdout_rate, existing.holdout_kfold
         else:
             names = signal_registry.parse(signals)
             wanted = index_params(names, params, model)
             first = 0
-            rate = options.holdout_rate if options.holdout_rate is not None else calibrate.holdout_rate_for(
-                sum(_source_bytes(Path(f)) for f in files)
-            )
+            rate, kfold = calibrate.holdout_plan(sum(_source_bytes(Path(f)) for f in files), options.holdout_rate)
             manifest = Manifest(params=wanted, signals=names, created=_now(), sample_rate=sample_rate,
-                                holdout_rate=rate)
+                                holdout_rate=rate, holdout_kfold=kfold)
         plan = {"params": wanted, "signals": names, "sources": files, "first": first, "sample_rate": sample_rate,
-                "holdout_rate": rate}
+                "holdout_rate": rate, "holdout_kfold": kfold}
         start_plan(out, plan, options.resume)
         specs = list(enumerate(files, start=first))
         entries: dict[int, dict[str, Any]] = {}
@@ -272,22 +338,27 @@ def build_index(
         signal_options = options.signal_options() or None
         for number, source in specs:
             done = finished_shard(out, number) if options.resume else None
-            if done is not None and done["source"]["path"] == source:
+            if (done is not None and done["source"]["path"] == source
+                    and done["source"]["sha256"] == source_digest(Path(source))["sha256"]):
                 entries[number] = done
             else:
                 todo.append(ShardTask(
                     index_dir=str(out.resolve()), number=number, source=source, params=wanted, signal_names=names,
                     text_field=text_field, id_field=id_field, on_error=options.on_error, sample_rate=sample_rate,
                     batch_size=CORPUS_BATCH, options=signal_options, max_text_bytes=options.max_text_bytes,
-                    holdout_rate=rate,
+                    holdout_rate=rate, holdout_kfold=kfold,
                 ))
         runner = engine.start(set_threads)
         for entry in runner.map(build_shard, todo):
             entries[entry["number"]] = entry
             if progress:
-                progress(f"shard {entry['number']}: {entry['counts']['documents']} documents "
-                         f"from {Path(entry['source']['path']).name}")
-        manifest.shards = manifest.shards + [entries[n] for n, _ in specs]
+                held = sum(p["counts"]["documents"] for p in entry.get("parts", []))
+                progress(f"shard {entry['number']}: {entry['counts']['documents'] + held} documents "
+                         f"from {Path(entry['source']['path']).name}"
+                         + (f" ({held} of them in held-out calibration folds)" if held and not kfold else ""))
+        for number, _ in specs:
+            parts = entries[number].pop("parts", [])
+            manifest.shards = manifest.shards + [entries[number], *parts]
         manifest.sources = manifest.sources + [entries[n]["source"] for n, _ in specs]
         manifest.updated = _now()
         manifest.overlap_version = __version__
@@ -300,7 +371,11 @@ def build_index(
             manifest.calibration = calibrate.calibrate_index(
                 out, manifest, query=index_query(out, engine=engine, options=signal_options), progress=progress,
             )
+            if progress:
+                progress(calibrate.holdout_line(manifest))
         finish_build(out, manifest)
+        for shard in replaced:
+            shutil.rmtree(out / shard["name"], ignore_errors=True)
     if not todo and progress:
         progress(f"nothing to add: every source is already in {shown}")
     return manifest

@@ -12,6 +12,13 @@ without writing that index.
 
 Files are the unit of parallelism: a local process pool or Ray tasks
 (``overlap/engines``) run :func:`stream_file`, with the same results.
+
+Calibration takes index mode's path (``overlap.calibrate``): a first read of
+the files gathers the held-out folds and the sample planted copies are cut
+from, exactly as a build of the same files would; the pass that probes the
+dataset also probes each fold's planted and held-out texts, against every
+part of each file but that fold (each part probed as its own shard, as index
+mode queries a shard), and the same fit gives the same card and labels.
 """
 
 from __future__ import annotations
@@ -23,18 +30,19 @@ from typing import Any, Callable, Sequence
 
 import polars as pl
 
-from overlap.engines import Engine
-from overlap.pipeline.options import ScanOptions, options_from
 from overlap import signals as registry
-from overlap.pipeline.build import CORPUS_BATCH, index_params
+from overlap.engines import Engine
+from overlap.engines.threads import set_threads
 from overlap.io import Reject, expand_sources, iter_corpus_batches
 from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.io.layouts import MAX_TEXT_BYTES, Example
-from overlap.text.batch import LexicalBatch
 from overlap.io.progress import Progress
-from overlap.pipeline.table import attach_sources, distinct_texts, scores_table, source_name
+from overlap.pipeline.build import CORPUS_BATCH, _source_bytes, index_params, split_folds
+from overlap.pipeline.options import ScanOptions, options_from
+from overlap.pipeline.table import attach_sources, distinct_texts, scores_table, signal_columns, source_name
+from overlap.scoring import calibrate
 from overlap.signals.base import SignalResult, StreamMode
-from overlap.engines.threads import set_threads
+from overlap.text.batch import LexicalBatch
 
 
 def stream_mode(name: str) -> StreamMode:
@@ -59,12 +67,30 @@ class FileTask:
     on_error: str = "fail"
     max_text_bytes: int | None = MAX_TEXT_BYTES
     options: dict[str, Any] | None = None
+    holdout_rate: float = 0.0
+    holdout_kfold: int = 0
+    # Calibration: per group (``("docs", fold)``, ``("items", fold)``) its signals' sides,
+    # probed by every part of the file but ``fold``.
+    calibration_sides: dict[tuple[str, int], dict[str, Any]] | None = None
+
+
+DATA = ("data", -1)  # the dataset's group of probes
 
 
 def stream_file(task: FileTask) -> dict[str, Any]:
-    """Read one corpus file once and return every signal's partial result (run by an engine)."""
+    """Read one corpus file once and return every signal's partial result (run by an engine).
+
+    Each batch is split into its calibration folds' parts (as a build splits it into
+    a shard's parts), each part probed by probes of its own, so per part the
+    partials are those of a query of that part's shard. ``partials`` maps
+    ``(group, part)`` to ``{signal: partial}``.
+    """
     started = time.perf_counter()
-    probes = {name: stream_mode(name).Probe(task.sides[name], task.params, task.options) for name in task.names}
+    groups: dict[tuple[str, int], tuple[tuple[str, ...], dict[str, Any]]] = {DATA: (task.names, task.sides)}
+    for group, sides in (task.calibration_sides or {}).items():
+        groups[group] = (tuple(sides), sides)
+    probes: dict[tuple[tuple[str, int], int], dict[str, Any]] = {}
+    offsets: dict[int, int] = {}
     rejects: list[Reject] = []
     documents = size = 0
     for batch in iter_corpus_batches(
@@ -74,15 +100,41 @@ def stream_file(task: FileTask) -> dict[str, Any]:
         rejects += batch.rejects
         if not batch.texts:
             continue
-        lexical = LexicalBatch.from_texts(batch.texts)
-        for name in task.names:
-            probes[name].add(lexical, batch.ids, documents)
-        documents += len(batch.texts)
-        size += int(lexical.offsets[-1])
+        for part, rows in split_folds(batch.ids, list(range(len(batch.ids))), task.holdout_rate,
+                                      task.holdout_kfold):
+            ids = [batch.ids[i] for i in rows]
+            lexical = LexicalBatch.from_texts([batch.texts[i] for i in rows])
+            base = offsets.get(part, 0)
+            for group, (names, sides) in groups.items():
+                if group[1] == part:
+                    continue
+                key = (group, part)
+                if key not in probes:
+                    probes[key] = {name: stream_mode(name).Probe(sides[name], task.params, task.options)
+                                   for name in names}
+                for name in names:
+                    probes[key][name].add(lexical, ids, base)
+            offsets[part] = base + len(rows)
+            documents += len(rows)
+            size += int(lexical.offsets[-1])
     return {
         "number": task.number, "source": task.source, "documents": documents, "bytes": size, "rejects": rejects,
-        "seconds": time.perf_counter() - started, "partials": {name: p.finish() for name, p in probes.items()},
+        "seconds": time.perf_counter() - started,
+        "partials": {key: {name: p.finish() for name, p in group.items()} for key, group in sorted(probes.items())},
     }
+
+
+def gather_calibration(files: list[str], text_field: str | None, id_field: str | None, on_error: str,
+                       max_text_bytes: int | None, rate: float, kfold: int) -> calibrate.Gatherer:
+    """A first read of the corpus files: what calibration needs of them, as a build's index gives it."""
+    gatherer = calibrate.Gatherer(calibrate.heldout_folds(rate, kfold))
+    for source in files:
+        for batch in iter_corpus_batches([source], text_field=text_field, id_field=id_field,
+                                         batch_size=CORPUS_BATCH, on_error=on_error, max_text_bytes=max_text_bytes):
+            for fold, rows in split_folds(batch.ids, list(range(len(batch.ids))), rate, kfold):
+                for i in rows:
+                    gatherer.add(fold, batch.ids[i], batch.texts[i])
+    return gatherer
 
 
 def stream_corpus(
@@ -92,17 +144,22 @@ def stream_corpus(
     *,
     engine: Engine = Engine(),
     progress: Callable[[str], None] | None = None,
+    calibration_out: dict[str, Any] | None = None,
 ) -> tuple[dict[str, SignalResult], dict[str, Any], dict[str, Any], list[Reject]]:
     """Every signal's best match in the corpus for each text, with evidence, in one pass over the corpus.
 
     Returns ``(results, prepared, params, rejects)``: the per-signal results
     (with ``doc_ids``), what the signals prepared of the texts (the query chunk
     vectors), the parameters used (those an index of these files would record)
-    and the corpus records skipped under ``on_error="skip"``.
+    and the corpus records skipped under ``on_error="skip"``. Given a dict
+    ``calibration_out``, the corpus calibrates itself as a build of these files
+    would (held-out folds, planted copies, after a first read of the files) and
+    the fit goes there.
     """
     names = registry.parse(options.signals)
     sources, text_field, id_field = apply_corpus_layout(options.corpus_layout, sources, options.text_field,
                                                         options.id_field)
+    on_error, max_text_bytes = options.on_error, options.max_text_bytes
     files = [str(p) for p in expand_sources(sources)]
     if not files:
         raise ValueError("--corpus: no corpus files found")
@@ -114,26 +171,75 @@ def stream_corpus(
         if progress:
             progress(f"stream: building the {name} table of {len(batch)} distinct texts")
         sides[name] = stream_mode(name).side(batch, params, signal_options)
-    mergers = {name: stream_mode(name).Merger(sides[name], params) for name in names}
+    rate, kfold = calibrate.holdout_plan(sum(_source_bytes(Path(f)) for f in files))
+    calibration_sides: dict[tuple[str, int], dict[str, Any]] = {}
+    fold_work: dict[int, tuple[calibrate.FoldItems, LexicalBatch]] = {}
+    if calibration_out is not None:
+        if progress:
+            progress(f"stream: reading {len(files)} corpus file(s) for calibration (held-out folds, planted copies)")
+        gatherer = gather_calibration(files, text_field, id_field, on_error, max_text_bytes, rate, kfold)
+        folds = calibrate.heldout_folds(rate, kfold)
+        held = sum(len(v) for v in gatherer.held.values())
+        small = calibrate.too_small(gatherer.documents, held)
+        if small:
+            calibration_out.update(small)
+            folds = []
+        lexical_names = [n for n in names if n in registry.lexical()]
+        for fold in folds:
+            try:
+                fi = calibrate.fold_items(fold, [i for i, _ in gatherer.held[fold]],
+                                          [t for _, t in gatherer.held[fold]], gatherer.sample(fold), len(folds))
+            except ValueError as exc:
+                calibration_out.update(calibrate.fallback(f"{exc}; the bundled calibration applies"))
+                fold_work = {}
+                calibration_sides = {}
+                break
+            items = LexicalBatch.from_texts([i.text for i in fi.items])
+            fold_work[fold] = (fi, items)
+            if lexical_names:
+                docs = LexicalBatch.from_texts(fi.heldout)
+                calibration_sides[("docs", fold)] = {n: stream_mode(n).side(docs, params, signal_options)
+                                                     for n in lexical_names}
+            calibration_sides[("items", fold)] = {n: stream_mode(n).side(items, params, signal_options) for n in names}
+        if progress and fold_work:
+            progress(f"stream: calibrating on {sum(len(fi.items) for fi, _ in fold_work.values())} planted and "
+                     f"held-out texts of {len(fold_work)} fold(s), probed in the same pass")
+    groups = {DATA: (names, sides), **{g: (list(v), v) for g, v in calibration_sides.items()}}
+    group_mergers = {g: {name: stream_mode(name).Merger(gs[name], params) for name in gnames}
+                     for g, (gnames, gs) in groups.items()}
+    mergers = group_mergers[DATA]
+    per_file = max(kfold, 2)
     names_shared = tuple(names)
     tasks = [FileTask(number=number, source=source, params=params, names=names_shared, sides=sides,
-                      text_field=text_field, id_field=id_field, on_error=options.on_error,
-                      max_text_bytes=options.max_text_bytes, options=signal_options)
+                      text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes,
+                      options=signal_options, holdout_rate=rate, holdout_kfold=kfold,
+                      calibration_sides=calibration_sides or None)
              for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
     runner = engine.start(set_threads)
     for part in runner.map(stream_file, tasks):
-        for name in names:
-            mergers[name].add(part["number"], part["partials"][name])
+        for (group, fold), partials in part["partials"].items():
+            for name, partial in partials.items():
+                group_mergers[group][name].add(part["number"] * per_file + fold, partial)
         rejects += part["rejects"]
         meter.done += Path(part["source"]).stat().st_size
         if progress:
             progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
                      f"{part['documents']} documents; {meter.line(meter.clock())}")
     results = {name: mergers[name].result(batch) for name in names}
-    attach_sources(results, [source_name(f) for f in files])
+    attach_sources(results, [source_name(f) for f in files for _ in range(per_file)])  # merged per file part
     prepared = {name: stream_mode(name).prepared(sides[name]) for name in names if stream_mode(name).prepared}
+    if fold_work:
+        parts = []
+        for fold, (fi, items) in fold_work.items():
+            doc_columns = {}
+            if ("docs", fold) in group_mergers:
+                docs = LexicalBatch.from_texts(fi.heldout)
+                doc_columns = signal_columns({n: m.result(docs) for n, m in group_mergers[("docs", fold)].items()})
+            parts.append((fi, doc_columns,
+                          signal_columns({n: m.result(items) for n, m in group_mergers[("items", fold)].items()})))
+        calibration_out.update(calibrate.fit_folds(parts, rate, kfold))
     return results, prepared, params, rejects
 
 
@@ -144,20 +250,24 @@ def scan_corpus(
     *,
     engine: Engine | str = "local",
     progress: Callable[[str], None] | None = None,
+    calibration_out: dict[str, Any] | None = None,
     **fields: Any,
 ) -> tuple[pl.DataFrame, list[Reject]]:
     """The scores table of ``examples`` against corpus ``sources`` (stream mode), and the corpus records skipped.
 
-    The same columns as :func:`overlap.pipeline.scan.scan_examples` against an index of
-    the same files, with the same lexical values and evidence. ``options`` (or its
-    fields as keywords) are the scan's; ``engine`` reads the files (one process per
-    core by default).
+    The same columns as :func:`overlap.pipeline.scan.scan_examples` against an
+    index of the same files, with the same lexical values and evidence, and labels
+    from the corpus's own calibration, fitted as a build of the same files fits it
+    (it goes into ``calibration_out`` when given). ``options`` (or its fields as
+    keywords) are the scan's; ``engine`` reads the files.
     """
     options = options_from(ScanOptions, options, fields)
     engine = Engine.of(engine)
+    calibration: dict[str, Any] = {} if calibration_out is None else calibration_out
     unique = distinct_texts(examples)
     batch = LexicalBatch.from_texts(list(unique))
-    results, prepared, params, rejects = stream_corpus(batch, sources, options, engine=engine, progress=progress)
+    results, prepared, params, rejects = stream_corpus(batch, sources, options, engine=engine, progress=progress,
+                                                       calibration_out=calibration)
     table = scores_table(examples, unique, results, prepared, params, batch=batch, options=options, engine=engine,
-                         progress=progress)
+                         progress=progress, calibration=calibration if calibration.get("status") == "fitted" else None)
     return table, rejects

@@ -2,23 +2,30 @@
 
 A signal's meaning moves with the corpus (a larger corpus gives every text a
 closer semantic neighbour, boilerplate shares n-grams by chance), so a build
-holds out a deterministic sample of documents by id hash (never indexed, kept
-in each shard's ``holdout.parquet``), plants copies of indexed documents with
-``overlap.scoring.planting``, scores both against the new index and fits, per subset of
-the index's signals, the logistic combination and the label threshold (at most
-4% of held-out windows called familiar). The fit and its measured validity
-(the *card*: AUROC per planted kind, false-familiar rate, thresholds, measured
-out of fold so it is not the fit's own training score) go into the manifest.
+holds out documents by id hash, plants copies of the other documents with
+``overlap.scoring.planting``, scores both against the corpus without the held-out ones
+and fits, per subset of the index's signals, the logistic combination and the
+label threshold (at most 4% of held-out windows called familiar). The fit and
+its measured validity (the *card*: AUROC per planted kind, false-familiar rate,
+thresholds, measured out of fold so it is not the fit's own training score) go
+into the manifest.
 
-A corpus too small to hold out from keeps the bundled ``calibration.json``:
-under ``MIN_SOURCE_BYTES`` of sources nothing is held out, and with fewer than
-``MIN_HELDOUT_DOCS`` held-out or ``MIN_INDEXED_DOCS`` indexed documents the fit
-is skipped, each time with the reason recorded.
+Calibration is cross-fitted: held-out documents are indexed too, each fold in
+a shard part of its own (``shard-NNNNN-fF``) that the calibration's queries
+leave out and every scan reads, so the index holds the whole corpus. A corpus
+of ``MIN_SOURCE_BYTES`` or more holds out one fold (``holdout_rate_for``); a
+smaller one is split into ``KFOLDS`` folds, each held out once against the
+others. Stream mode (``overlap.stream``) gathers the same folds, samples and
+planted copies from the files it reads and fits with the same code, so both
+modes give the same labels. Only a corpus too small to fit on (fewer than
+``MIN_HELDOUT_DOCS`` held-out or ``MIN_INDEXED_DOCS`` documents) keeps the
+bundled ``calibration.json``, with the reason recorded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import itertools
 import math
 import random
@@ -29,16 +36,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from overlap.scoring import planting
-from overlap.scoring import score
 from overlap import signals as registry
+from overlap.scoring import planting, score
 from overlap.text import reference as ref
 
 Query = Callable[[list[str], Any], dict[str, np.ndarray]]
 """Scores texts against an index as its manifest describes it: every scored column per text."""
 
-HOLDOUT_FILE = "holdout.parquet"
 HOLDOUT_SALT = b"overlap-holdout\0"
+SAMPLE_SALT = b"overlap-sample\0"
+KFOLDS = 5  # folds of a corpus under MIN_SOURCE_BYTES, each held out once
 MAX_HOLDOUT_RATE = 0.05
 HOLDOUT_TARGET_BYTES = 4 << 20  # of source files: enough held-out text at any corpus size
 MIN_SOURCE_BYTES = 1 << 20
@@ -71,17 +78,68 @@ def holdout_rate_for(source_bytes: int) -> float:
     return math.floor(rate * 10**digits) / 10**digits
 
 
+def holdout_plan(source_bytes: int, holdout_rate: float | None = None) -> tuple[float, int]:
+    """``(rate, kfold)`` of a first build over ``source_bytes``: one fold held out at ``rate``
+    (``holdout_rate`` if given, else ``holdout_rate_for``), or, for a corpus too small to spare
+    a fold, ``KFOLDS`` folds each held out once (``kfold``). ``(0.0, 0)``: nothing held out."""
+    if holdout_rate is not None:
+        return holdout_rate, 0
+    rate = holdout_rate_for(source_bytes)
+    return (rate, 0) if rate > 0 else (0.0, KFOLDS)
+
+
+def fold_of(doc_id: str, rate: float, kfold: int = 0) -> int:
+    """The fold of document ``doc_id`` (a hash independent of ``--sample-rate``'s): 0 is the main
+    part; with ``kfold`` folds 0 to ``kfold - 1`` by hash, else 1 for the ``rate`` held out."""
+    if rate <= 0.0 and not kfold:
+        return 0
+    hashed = ref.word_hash(HOLDOUT_SALT + doc_id.encode("utf-8", "surrogatepass"))
+    if kfold:
+        return (hashed * kfold) >> 64
+    return 1 if hashed < int(rate * 2**64) else 0
+
+
+def heldout_folds(rate: float, kfold: int = 0) -> list[int]:
+    """The folds calibration holds out in turn."""
+    if kfold:
+        return list(range(kfold))
+    return [1] if rate > 0 else []
+
+
 def held_out(doc_id: str, rate: float) -> bool:
-    """Whether document ``doc_id`` is held out (a hash independent of ``--sample-rate``'s)."""
-    if rate <= 0.0:
-        return False
-    return ref.word_hash(HOLDOUT_SALT + doc_id.encode("utf-8", "surrogatepass")) < int(rate * 2**64)
+    """Whether document ``doc_id`` is in the held-out fold at ``rate`` (it is indexed all the same)."""
+    return fold_of(doc_id, rate) == 1
 
 
-def write_holdout(path: Path, ids: list[str], texts: list[str]) -> None:
-    """The held-out documents of one shard, for calibration (and refits when sources are added)."""
-    pq.write_table(pa.table({"id": ids, "text": texts}, schema=pa.schema([("id", pa.string()), ("text", pa.string())])),
-                   path, compression="zstd")
+class Gatherer:
+    """What calibration needs of a corpus, gathered in one pass over its documents in any order:
+    the documents of each held-out fold, and per fold the ``INDEXED_SAMPLE`` documents of the
+    smallest id hash (planted copies are cut from the sample of the other folds).
+
+    ``ref`` is whatever locates a document (its text in stream mode, ``(shard, row)`` in an index).
+    """
+
+    def __init__(self, folds: list[int]):
+        self.held: dict[int, list[tuple[str, Any]]] = {f: [] for f in folds}
+        self.heaps: dict[int, list[tuple[int, str, Any]]] = {}
+        self.documents = 0
+
+    def add(self, fold: int, doc_id: str, doc: Any) -> None:
+        self.documents += 1
+        if fold in self.held:
+            self.held[fold].append((doc_id, doc))
+        key = -ref.word_hash(SAMPLE_SALT + doc_id.encode("utf-8", "surrogatepass"))
+        heap = self.heaps.setdefault(fold, [])
+        if len(heap) < INDEXED_SAMPLE:
+            heapq.heappush(heap, (key, doc_id, doc))
+        elif (key, doc_id) > heap[0][:2]:
+            heapq.heapreplace(heap, (key, doc_id, doc))
+
+    def sample(self, fold: int) -> list[Any]:
+        """The sampled documents outside ``fold``, by id hash."""
+        pool = [item for f, heap in self.heaps.items() if f != fold for item in heap]
+        pool.sort(key=lambda item: (-item[0], item[1]))
+        return [item[2] for item in pool[:INDEXED_SAMPLE]]
 
 
 # ---------------------------------------------------------------- fitting
@@ -256,15 +314,96 @@ def fallback(reason: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- an index's own items
 
 
-def _read_all(folders: list[Path], filename: str) -> tuple[list[str], list[str]]:
-    ids: list[str] = []
-    texts: list[str] = []
-    for folder in folders:
-        if (folder / filename).exists():
-            table = pq.read_table(folder / filename, columns=["id", "text"])
-            ids += table["id"].to_pylist()
-            texts += table["text"].to_pylist()
-    return ids, texts
+def copied(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Per text, whether the corpus holds it as a copy: at least ``DUPLICATE_AT`` of its n-grams
+    found (containment), of its words matched in one document (``ngram_alignment``), or MinHash Jaccard.
+
+    A held-out window cut from a part of its document that the corpus repeats, verbatim
+    or lightly edited (a stock options section shared by a family of manual pages with
+    other command names, a licence), is familiar text, rightly labelled so: it is set
+    aside from the novel reference as whole copied documents are, by calibration and
+    ``benchmarks/validity`` alike.
+    """
+    lexical = [np.nan_to_num(np.asarray(columns[c], dtype=float), nan=0.0)
+               for name in registry.lexical() for c in registry.get(name).columns if c in columns]
+    if not lexical:
+        return np.zeros(len(next(iter(columns.values()))), dtype=bool)
+    return np.max(np.column_stack(lexical), axis=1) >= DUPLICATE_AT
+
+
+def labelled_items(indexed: list[str], heldout: list[str], per_kind: int, n_heldout: int, seed: int
+                   ) -> list[planting.Planted]:
+    """Planted copies of ``indexed`` documents and windows of ``heldout`` ones."""
+    return planting.plant(indexed, per_kind, seed) + planting.heldout_windows(heldout, n_heldout, seed + 1)
+
+
+@dataclasses.dataclass
+class FoldItems:
+    """What calibration scores for one held-out fold, against the corpus without that fold."""
+
+    fold: int
+    heldout_ids: list[str]
+    heldout: list[str]  # the fold's documents: queried on the lexical signals to set copies aside
+    items: list[planting.Planted]  # planted copies of other folds' documents, windows of this fold's
+
+
+def fold_items(fold: int, heldout_ids: list[str], heldout: list[str], indexed: list[str], n_folds: int
+               ) -> FoldItems:
+    """Fold ``fold``'s share of the planted and held-out items (raises ``ValueError`` if none can be cut)."""
+    per_kind = math.ceil(PER_KIND / n_folds)
+    n_heldout = math.ceil(HELDOUT_ITEMS / n_folds)
+    return FoldItems(fold, heldout_ids, heldout, labelled_items(indexed, heldout, per_kind, n_heldout, SEED + 2 * fold))
+
+
+def too_small(documents: int, heldout: int) -> dict[str, Any] | None:
+    """The fallback record of a corpus too small to fit on, or None."""
+    if heldout < MIN_HELDOUT_DOCS or documents < MIN_INDEXED_DOCS:
+        return fallback(
+            f"corpus too small to hold anything out from: {documents} documents ({heldout} held out), fewer than "
+            f"the {MIN_INDEXED_DOCS} ({MIN_HELDOUT_DOCS} held out) a fit needs; the bundled calibration applies"
+        )
+    return None
+
+
+def fit_folds(parts: list[tuple[FoldItems, dict[str, np.ndarray], dict[str, np.ndarray]]], rate: float,
+              kfold: int) -> dict[str, Any]:
+    """The calibration from every fold's items and their signal columns (the same in both modes).
+
+    ``parts`` holds per fold its items, the lexical columns of its held-out documents
+    (those the rest of the corpus holds half of are set aside as copies, with their
+    windows) and the columns of its items.
+    """
+    names = sorted(set.intersection(*(set(c) for _, _, c in parts)))
+    columns: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    kinds: list[np.ndarray] = []
+    folds: list[np.ndarray] = []
+    keep_ids: list[str] = []
+    documents = duplicates = 0
+    for fi, doc_columns, item_columns in parts:
+        dup = copied(doc_columns) if doc_columns else np.zeros(len(fi.heldout), dtype=bool)
+        documents += int((~dup).sum())
+        duplicates += int(dup.sum())
+        keep_ids += [i for i, d in zip(fi.heldout_ids, dup) if not d]
+        item_kinds = np.array([i.kind for i in fi.items])
+        from_copy = np.array([i.kind == planting.HELDOUT and bool(dup[i.source]) for i in fi.items], dtype=bool)
+        for n in names:
+            columns[n].append(np.asarray(item_columns[n], dtype=float)[~from_copy])
+        kinds.append(item_kinds[~from_copy])
+        folds.append(np.array([i.source % 2 for i in fi.items])[~from_copy])
+    if documents < MIN_HELDOUT_DOCS:
+        return fallback(
+            f"{documents} held-out documents that do not duplicate others ({duplicates} do), fewer "
+            f"than the {MIN_HELDOUT_DOCS} a fit needs; the bundled calibration applies"
+        )
+    joined = {n: np.concatenate(v) for n, v in columns.items()}
+    all_kinds, all_folds = np.concatenate(kinds), np.concatenate(folds)
+    keep = ~((all_kinds == planting.HELDOUT) & copied(joined))
+    out = fit({n: v[keep] for n, v in joined.items()}, all_kinds[keep], all_folds[keep])
+    out["heldout"] = {"rate": rate, "kfold": kfold, "documents": documents, "duplicates": duplicates,
+                      "copied_windows": int((~keep).sum()), "ids": keep_ids[:HELDOUT_IDS_KEPT], "indexed": True}
+    out["items"] = {k: int((all_kinds[keep] == k).sum()) for k in (*planting.PLANTED_KINDS, planting.HELDOUT)}
+    out["seed"] = SEED
+    return out
 
 
 def sample_indexed(folders: list[Path], doc_counts: list[int], n: int, seed: int) -> list[str]:
@@ -298,29 +437,6 @@ def unduplicated(query: Query, manifest: Any, ids: list[str], texts: list[str]
     return ([i for i, k in zip(ids, keep) if k], [t for t, k in zip(texts, keep) if k], int((~keep).sum()))
 
 
-def copied(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Per text, whether the corpus holds it as a copy: at least ``DUPLICATE_AT`` of its n-grams
-    found (containment), of its words matched in one document (``ngram_alignment``), or MinHash Jaccard.
-
-    A held-out window cut from a part of its document that the corpus repeats, verbatim
-    or lightly edited (a stock options section shared by a family of manual pages with
-    other command names, a licence), is familiar text, rightly labelled so: it is set
-    aside from the novel reference as whole copied documents are, by calibration and
-    ``benchmarks/validity`` alike.
-    """
-    lexical = [np.nan_to_num(np.asarray(columns[c], dtype=float), nan=0.0)
-               for name in registry.lexical() for c in registry.get(name).columns if c in columns]
-    if not lexical:
-        return np.zeros(len(next(iter(columns.values()))), dtype=bool)
-    return np.max(np.column_stack(lexical), axis=1) >= DUPLICATE_AT
-
-
-def labelled_items(indexed: list[str], heldout: list[str], per_kind: int, n_heldout: int, seed: int
-                   ) -> list[planting.Planted]:
-    """Planted copies of ``indexed`` documents and windows of ``heldout`` ones."""
-    return planting.plant(indexed, per_kind, seed) + planting.heldout_windows(heldout, n_heldout, seed + 1)
-
-
 def calibrate_index(
     index_dir: str | Path,
     manifest: Any,
@@ -330,50 +446,63 @@ def calibrate_index(
 ) -> dict[str, Any]:
     """Fit the calibration of a complete index (its manifest as built) on its own corpus.
 
-    ``query`` scores texts against this index (the build passes the scan's).
+    Each held-out fold is scored, through ``query`` (the build passes the scan's),
+    against the index without that fold's shard parts (every scan reads them all).
     """
+    from overlap.index.documents import DOCS_FILE, DocStore
+
     index_dir = Path(index_dir)
-    if manifest.holdout_rate <= 0.0:
-        return fallback(
-            f"corpus too small to hold out from (under {MIN_SOURCE_BYTES >> 20} MiB of sources at the "
-            "first build); the bundled calibration applies"
-        )
-    folders = [index_dir / s["name"] for s in manifest.shards]
-    heldout_ids, heldout = _read_all(folders, HOLDOUT_FILE)
-    indexed_count = manifest.counts().get("documents", 0)
-    if len(heldout) < MIN_HELDOUT_DOCS or indexed_count < MIN_INDEXED_DOCS:
-        return fallback(
-            f"{len(heldout)} held-out and {indexed_count} indexed documents, fewer than the "
-            f"{MIN_HELDOUT_DOCS} and {MIN_INDEXED_DOCS} a fit needs; the bundled calibration applies"
-        )
-    heldout_ids, heldout, duplicates = unduplicated(query, manifest, heldout_ids, heldout)
-    if len(heldout) < MIN_HELDOUT_DOCS:
-        return fallback(
-            f"{len(heldout)} held-out documents that do not duplicate indexed ones ({duplicates} do), fewer "
-            f"than the {MIN_HELDOUT_DOCS} a fit needs; the bundled calibration applies"
-        )
-    indexed = sample_indexed(folders, [s["counts"]["documents"] for s in manifest.shards], INDEXED_SAMPLE, SEED)
-    try:
-        items = labelled_items(indexed, heldout, PER_KIND, HELDOUT_ITEMS, SEED)
-    except ValueError as exc:
-        return fallback(f"{exc}; the bundled calibration applies")
-    if progress:
-        progress(f"calibrating on {len(items)} planted and held-out texts")
-    columns = query([i.text for i in items], manifest)
-    kinds = np.array([i.kind for i in items])
-    folds = np.array([i.source % 2 for i in items])
-    keep = ~((kinds == planting.HELDOUT) & copied(columns))
-    columns = {n: np.asarray(v)[keep] for n, v in columns.items()}
-    out = fit(columns, kinds[keep], folds[keep])
-    out["heldout"] = {"rate": manifest.holdout_rate, "documents": len(heldout), "duplicates": duplicates,
-                      "copied_windows": int((~keep).sum()), "ids": heldout_ids[:HELDOUT_IDS_KEPT]}
-    kinds = kinds[keep]
-    out["items"] = {k: int((kinds == k).sum()) for k in (*planting.PLANTED_KINDS, planting.HELDOUT)}
-    out["seed"] = SEED
-    return out
+    kfold = getattr(manifest, "holdout_kfold", 0)
+    folds = heldout_folds(manifest.holdout_rate, kfold)
+    if not folds:
+        return fallback("nothing held out (holdout rate 0); the bundled calibration applies")
+    gatherer = Gatherer(folds)
+    for position, shard in enumerate(manifest.shards):
+        ids = pq.read_table(index_dir / shard["name"] / DOCS_FILE, columns=["id"])["id"].to_pylist()
+        for row, doc_id in enumerate(ids):
+            gatherer.add(shard.get("fold", 0), doc_id, (position, row))
+    held = sum(len(v) for v in gatherer.held.values())
+    small = too_small(gatherer.documents, held)
+    if small:
+        return small
+    store = DocStore([index_dir / s["name"] for s in manifest.shards])
+    lexical = [n for n in manifest.signals if n in registry.lexical()]
+    parts = []
+    for fold in folds:
+        heldout_ids = [i for i, _ in gatherer.held[fold]]
+        heldout = [store.text(*r) for _, r in gatherer.held[fold]]
+        indexed = [store.text(*r) for r in gatherer.sample(fold)]
+        try:
+            fi = fold_items(fold, heldout_ids, heldout, indexed, len(folds))
+        except ValueError as exc:
+            return fallback(f"{exc}; the bundled calibration applies")
+        rest = dataclasses.replace(manifest, shards=[s for s in manifest.shards if s.get("fold", 0) != fold])
+        if progress:
+            progress(f"calibrating: fold {fold} ({len(heldout)} documents held out) against the other "
+                     f"{gatherer.documents - len(heldout)}, {len(fi.items)} planted and held-out texts")
+        doc_columns: dict[str, np.ndarray] = {}
+        if lexical:
+            doc_columns = query(heldout, dataclasses.replace(rest, signals=lexical))
+        parts.append((fi, doc_columns, query([i.text for i in fi.items], rest)))
+    return fit_folds(parts, manifest.holdout_rate, kfold)
 
 
 # ---------------------------------------------------------------- reading the card
+
+
+def holdout_line(manifest: Any) -> str:
+    """What a build held out to calibrate, and that it indexed it all the same."""
+    counts = manifest.counts()
+    held, total = counts.get("held_out", 0), counts.get("documents", 0)
+    status = manifest.calibration.get("status")
+    fitted = "fitted the calibration on them" if status == "fitted" else "kept the bundled calibration"
+    if manifest.holdout_kfold:
+        return (f"calibration: held out each of {manifest.holdout_kfold} folds of the {total} documents in turn, "
+                f"{fitted}, and indexed every document")
+    if not held:
+        return f"calibration: nothing held out; {fitted}; all {total} documents indexed"
+    return (f"calibration: held out {held} of {total} documents, {fitted}, then indexed them with the rest "
+            f"(the index holds all {total})")
 
 
 def card_lines(calibration: dict[str, Any]) -> list[str]:
@@ -385,16 +514,20 @@ def card_lines(calibration: dict[str, Any]) -> list[str]:
         return [f"validity: bundled calibration ({calibration.get('reason', 'no fit')})"]
     card = calibration["card"]
     held = calibration.get("heldout", {})
+    how = (f"{held.get('kfold')} folds, each held out once" if held.get("kfold")
+           else f"rate {held.get('rate')}")
+    indexed = ", all indexed afterwards" if held.get("indexed") else ""
     lines = [
-        f"validity (fitted on this corpus: {held.get('documents')} held-out documents, rate {held.get('rate')}, "
-        f"{held.get('duplicates', 0)} more set aside as copies of indexed ones, and "
+        f"validity (fitted on this corpus: {held.get('documents')} held-out documents, {how}{indexed}; "
+        f"{held.get('duplicates', 0)} more set aside as copies of other documents, and "
         f"{held.get('copied_windows', 0)} of their windows; measured out of fold):",
         "  planted kind   AUROC vs held-out   labelled familiar",
     ]
     for kind in (k for k in planting.PLANTED_KINDS if k in card["auroc"]):
         lines.append(f"  {kind:<13}  {card['auroc'][kind]:>17.3f}   {card['recall'][kind]:>17.1%}")
     lines.append(f"  held-out text labelled familiar: {card['false_familiar']:.1%} "
-                 f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); label threshold {card['threshold']}")
+                 f"(fitted to at most {MAX_FALSE_FAMILIAR:.0%}); labelled familiar at familiarity >= "
+                 f"{score.FAMILIAR_AT} (the fitted cut, {card['threshold']} on the signals' combined scale)")
     if "content_threshold" in card:
         lines.append(f"  familiar_content: {score.content_column()} >= {card['content_threshold']}; held-out text "
                      f"over it: {card['false_familiar_content']:.1%}")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from overlap.weights.reweight import ReweightConfig, _fill, compute_weights
 from overlap.scoring.score import LABELS
 
-from conftest import plain_scores
+from helpers import plain_scores
 
 LIVE_LABELS = tuple(label for label in LABELS if label != "empty")
 TOL = 1e-9

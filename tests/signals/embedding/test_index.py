@@ -20,16 +20,7 @@ from overlap.text.batch import LexicalBatch
 from overlap.pipeline.scan import check_compatible, query_index
 from overlap.signals.embedding import index as embedding
 
-SENTENCES = [
-    "The cat sat quietly on the warm windowsill.",
-    "A kitten rested on the sunny window ledge.",
-    "Stock markets fell sharply after the interest rate announcement.",
-    "Python lists are mutable sequences of arbitrary objects.",
-    "In Python, a list can be changed after it is created.",
-    "The bushfire forced hundreds of residents to leave their homes.",
-    "Bake the bread at two hundred degrees for forty minutes.",
-    "Photosynthesis turns light, water and carbon dioxide into sugar.",
-]
+from helpers import SENTENCES, abc_docs as _abc_docs
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,12 +44,6 @@ def params():
 @pytest.fixture(scope="module")
 def sentence_vectors(model):
     return models.encode(model, SENTENCES)
-
-
-def _abc_docs(count: int) -> list[dict]:
-    path = data.corpora_dir() / "reference" / "abc-news.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for _, line in zip(range(count), handle)]
 
 
 # --- the model -----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from overlap.io.corpus_layouts import apply_corpus_layout
 from overlap.pipeline.scan import scan_examples
 from overlap.engines.threads import set_threads
 
-from conftest import write_bad_corpus
+from helpers import ROOT, write_bad_corpus
 
 ray = pytest.importorskip("ray")
 
@@ -250,7 +250,7 @@ def test_scale_benchmark_runs_end_to_end(tmp_path):
     """The scale benchmark at a tiny size: both engines, identical shards, a projection table."""
     import subprocess
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "scale" / "run.py"
+    script = ROOT / "benchmarks" / "scale" / "run.py"
     done = subprocess.run(
         [sys.executable, str(script), "--size", "2MB", "--files", "2", "--workers", "1", "--engines", "local,ray",
          "--corpus", str(tmp_path / "corpus"), "--out", str(tmp_path / "out")],

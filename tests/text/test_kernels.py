@@ -14,7 +14,7 @@ from overlap.text import kernels as lexical_kernels
 from overlap.text import reference as ref
 from overlap.text.batch import LexicalBatch
 
-from conftest import bundled_texts
+from helpers import bundled_texts
 
 BUNDLED = bundled_texts()
 

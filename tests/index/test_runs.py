@@ -16,7 +16,7 @@ from overlap.index.manifest import read_manifest
 from overlap.index.runs import FENCE, FileRun, NpyStream, SortedRuns, merge_runs
 from overlap.signals.minhash import index as minhash
 
-from conftest import reference_sort
+from helpers import reference_sort
 
 
 @pytest.mark.parametrize("unique", [False, True])

@@ -18,7 +18,7 @@ from overlap.signals.embedding import distill
 from overlap.signals.embedding import models
 from overlap.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 WORDS = ("the a of and cat dog sat mat on ran fast slow red blue green house tree river stone light "
          "python code runs loop list").split()
 CORPUS = ["the cat sat on the mat", "the dog ran fast and the cat ran slow", "a red house of the tree",

@@ -10,7 +10,7 @@ from overlap.io import InputError, read_dataset
 from overlap.engines import Engine
 from overlap.pipeline.stream import scan_corpus
 
-from conftest import write_bad_corpus
+from helpers import write_bad_corpus
 
 ray = pytest.importorskip("ray")
 

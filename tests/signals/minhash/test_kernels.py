@@ -25,7 +25,7 @@ from overlap.signals.minhash import index as minhash
 from overlap.signals.minhash import kernels as minhash_kernels
 from overlap.signals.minhash.index import BandRuns, stored_band
 
-from conftest import bundled_texts
+from helpers import bundled_texts
 
 PARAMS = minhash.default_params()
 BUNDLED = bundled_texts()

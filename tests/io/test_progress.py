@@ -15,7 +15,7 @@ from overlap.io import bundled as data
 from overlap.io import progress
 from overlap.io.progress import Progress
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ from overlap.weights.resample import resample_stats
 from overlap.weights.reweight import ReweightConfig, compute_weights
 from overlap.weights.summary import weight_summary
 
-from conftest import plain_scores
+from helpers import plain_scores
 
 
 def test_a_small_set_by_hand() -> None:

@@ -16,7 +16,7 @@ from overlap.pipeline.scan import scan_examples
 
 from browser import Browser, find_chromium
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 

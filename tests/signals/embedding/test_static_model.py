@@ -17,9 +17,9 @@ from overlap.index.manifest import IndexError_, read_manifest
 from overlap.pipeline.scan import check_compatible, query_index
 from overlap.signals.embedding import index as embedding
 
-from test_embedding import SENTENCES, _abc_docs
+from helpers import SENTENCES, abc_docs as _abc_docs
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 
 def test_default_is_the_shipped_static_model_in_float16():

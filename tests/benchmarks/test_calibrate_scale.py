@@ -9,7 +9,7 @@ import sys
 import polars as pl
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "validity"))
 

@@ -24,7 +24,7 @@ from overlap.io import InputError, read_dataset, read_table
 from overlap.pipeline.scan import scan_examples
 from overlap.pipeline.stream import scan_corpus
 
-from conftest import load_docs, write_bad_corpus
+from helpers import load_docs, write_bad_corpus
 
 BOILERPLATE = ("All rights reserved. No part of this publication may be reproduced, distributed, or "
                "transmitted in any form or by any means without the prior written permission of the publisher.")

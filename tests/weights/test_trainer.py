@@ -13,7 +13,7 @@ from overlap import api
 from overlap.io import bundled as data
 from overlap.weights.trainer import load_weights, weighted_lm_loss, weighted_sampler, weighted_trainer
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from overlap.index.sorting import merge_sorted, sorted_pairs, unique_keys
 
-from conftest import reference_sort
+from helpers import reference_sort
 
 
 def _key_arrays():

@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from test_finetune_benchmark import _tiny_model  # noqa: E402
+from helpers import tiny_model as _tiny_model  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT  # noqa: E402
 FT = ROOT / "benchmarks/finetune"
 
 

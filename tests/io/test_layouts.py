@@ -11,7 +11,9 @@ import pytest
 
 from overlap.io import Example, InputError, detect_layout, iter_corpus_batches, read_dataset, to_example
 
-FIXTURES = Path(__file__).parent / "fixtures" / "io"
+from helpers import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "io"
 
 
 def _example(record: dict, row: int = 0, **kwargs: str) -> Example:

@@ -14,7 +14,7 @@ from overlap.signals.minhash import index as minhash
 from overlap.signals.minhash import kernels as minhash_kernels
 from overlap.signals.minhash import stream as minhash_stream
 
-from conftest import load_docs
+from helpers import load_docs
 
 PARAMS = {**minhash.default_params(), "ngram_n": 8}
 

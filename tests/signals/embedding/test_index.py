@@ -1,10 +1,10 @@
-"""The embedding signal: offline model, exact FAISS search, the cache, model refusal, end to end."""
+"""The embedding signal's index side: chunking, exact and HNSW FAISS search, model refusal, end to end."""
+
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -14,78 +14,15 @@ import pytest
 from overlap.io import bundled as data
 from overlap.signals.embedding import models
 from overlap.pipeline.build import build_index
-from overlap.signals.embedding.cache import EmbeddingCache, cache_subdir, text_key, text_keys, write_pair
+from overlap.signals.embedding.cache import EmbeddingCache, cache_subdir, text_keys
 from overlap.index.manifest import IndexError_, read_manifest
 from overlap.text.batch import LexicalBatch
 from overlap.pipeline.scan import check_compatible, query_index
 from overlap.signals.embedding import index as embedding
 
-from helpers import SENTENCES, abc_docs as _abc_docs
+from helpers import abc_docs as _abc_docs
 
-
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory):
-    """Every test here uses a fresh user cache (the shipped read-only cache is still consulted)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OVERLAP_CACHE", str(tmp_path_factory.mktemp("overlap-cache")))
-        yield
-
-
-@pytest.fixture(scope="module")
-def model():
-    return models.load_model("minilm")
-
-
-@pytest.fixture(scope="module")
-def params():
-    return embedding.model_params("minilm")
-
-
-@pytest.fixture(scope="module")
-def sentence_vectors(model):
-    return models.encode(model, SENTENCES)
-
-
-# --- the model -----------------------------------------------------------------------------
-
-
-def test_minilm_loads_offline_and_gives_unit_vectors(model, sentence_vectors):
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    assert str(models.minilm_model_path()) in str(models.resolve_model_path("minilm"))
-    assert sentence_vectors.shape == (len(SENTENCES), 384)
-    assert sentence_vectors.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(sentence_vectors, axis=1), 1.0, atol=1e-5)
-    sims = sentence_vectors @ sentence_vectors.T
-    assert sims[0, 1] > sims[0, 2] + 0.3  # cat/kitten paraphrase beats an unrelated sentence
-    assert sims[3, 4] > sims[3, 6] + 0.3
-
-
-def test_encode_keeps_input_order(model, sentence_vectors):
-    reversed_vectors = models.encode(model, SENTENCES[::-1])
-    np.testing.assert_allclose(reversed_vectors[::-1], sentence_vectors, atol=1e-5)
-
-
-def test_model_identity_is_stable_and_names_the_weights(params):
-    identity = models.model_identity("minilm")
-    assert identity.name == "all-MiniLM-L6-v2" and identity.dim == 384
-    assert len(identity.sha256) == 64
-    assert identity == models.model_identity(str(models.minilm_model_path()))
-    assert identity == models.model_identity("all-MiniLM-L6-v2")
-    assert params == {
-        "embedding_model": "all-MiniLM-L6-v2",
-        "embedding_dim": 384,
-        "embedding_model_sha256": identity.sha256,
-        "chunk_words": 128,
-        "embedding_max_exact": 200_000,
-    }
-
-
-def test_missing_model_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(models.ModelError, match="no such folder"):
-        models.model_identity(tmp_path / "nope")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(models.ModelError, match="not a sentence-transformers folder"):
-        models.model_identity(tmp_path / "empty")
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 # --- chunking ------------------------------------------------------------------------------
@@ -161,88 +98,6 @@ def test_best_per_owner_takes_each_texts_best_chunk():
     )
     assert part.row.tolist() == [11, -1, 13, -1, -1]  # ties go to the earlier query chunk
     np.testing.assert_allclose(part.score, [0.9, 0, 0.5, 0, 0], atol=1e-6)
-
-
-# --- the cache -----------------------------------------------------------------------------
-
-
-def test_cache_round_trip_and_read_only_dirs(tmp_path):
-    rng = np.random.default_rng(0)
-    keys = rng.integers(0, 2**63, 500, dtype=np.uint64)
-    vectors = rng.standard_normal((500, 8)).astype(np.float16)
-    cache = EmbeddingCache(tmp_path / "user", 8, flush_every=128)
-    cache.put(keys[:300], vectors[:300])  # flushes twice on the way
-    cache.put(keys[300:], vectors[300:])
-    got, found = cache.get(keys)  # partly pending, partly on disk
-    assert found.all()
-    np.testing.assert_array_equal(got, vectors)
-    cache.flush()
-    reopened = EmbeddingCache(tmp_path / "user", 8)
-    got, found = reopened.get(np.concatenate([keys, np.array([7], np.uint64)]))
-    assert found.tolist() == [True] * 500 + [False]
-    np.testing.assert_array_equal(got[:500], vectors)
-    assert not got[500].any()
-    # A read-only directory is searched and never written.
-    write_pair(tmp_path / "shipped", keys[:10], vectors[:10] + 1)
-    before = sorted(p.name for p in (tmp_path / "shipped").iterdir())
-    layered = EmbeddingCache(tmp_path / "user2", 8, readonly=[tmp_path / "shipped"])
-    got, found = layered.get(keys[:20])
-    assert found.tolist() == [True] * 10 + [False] * 10
-    np.testing.assert_array_equal(got[:10], vectors[:10] + 1)
-    layered.put(keys[10:20], vectors[10:20])
-    layered.flush()
-    assert sorted(p.name for p in (tmp_path / "shipped").iterdir()) == before
-    assert not list((tmp_path / "user").glob(".tmp-*"))
-
-
-def test_cache_compaction_keeps_every_entry(tmp_path):
-    rng = np.random.default_rng(1)
-    cache = EmbeddingCache(tmp_path, 4, flush_every=10**9)
-    all_keys, all_vectors = [], []
-    for _ in range(5):
-        keys = rng.integers(0, 2**63, 20, dtype=np.uint64)
-        vectors = rng.standard_normal((20, 4)).astype(np.float16)
-        cache.put(keys, vectors)
-        cache.flush()
-        all_keys.append(keys), all_vectors.append(vectors)
-    assert len(list(tmp_path.glob("keys-*.npy"))) == 5
-    cache.compact()
-    assert len(list(tmp_path.glob("keys-*.npy"))) == 1
-    got, found = EmbeddingCache(tmp_path, 4).get(np.concatenate(all_keys))
-    assert found.all()
-    np.testing.assert_array_equal(got, np.concatenate(all_vectors))
-
-
-def test_keys_depend_on_model_and_text():
-    a, b = "a" * 64, "b" * 64
-    assert text_key(a, "hello") != text_key(b, "hello")
-    assert text_key(a, "hello") != text_key(a, "hello!")
-    assert text_keys(a, ["hello", "x"]).tolist() == [text_key(a, "hello"), text_key(a, "x")]
-
-
-def test_cache_hits_are_not_embedded_again(params, model, monkeypatch):
-    calls = []
-    real = models.encode
-
-    def counting(m, texts, batch_size=64):
-        calls.append(len(texts))
-        return real(m, texts, batch_size)
-
-    monkeypatch.setattr(models, "encode", counting)
-    texts = [f"unique test sentence number {i} about {SENTENCES[i % len(SENTENCES)]}" for i in range(12)]
-    first = embedding.Embedder(params, {"model": "minilm"})
-    v1 = first.embed(texts + texts[:3])  # repeats inside one call are embedded once
-    first.flush()
-    assert sum(calls) == 12 and first.embedded == 12
-    second = embedding.Embedder(params, {"model": "minilm"})  # a new process would start like this: from disk
-    v2 = second.embed(texts[::-1])
-    assert sum(calls) == 12 and second.embedded == 0
-    np.testing.assert_array_equal(v2[::-1], v1[:12])
-    np.testing.assert_array_equal(v1[12:], v1[:3])
-    assert v1.dtype == np.float16
-    np.testing.assert_allclose(np.linalg.norm(v1.astype(np.float32), axis=1), 1.0, atol=2e-3)
-    user = data.cache_dir() / "embeddings" / cache_subdir(params["embedding_model_sha256"])
-    assert list(user.glob("keys-*.npy")) and list(user.glob("vectors-*.npy"))
 
 
 # --- refusing another model ----------------------------------------------------------------

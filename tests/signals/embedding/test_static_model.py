@@ -17,15 +17,13 @@ from overlap.index.manifest import IndexError_, read_manifest
 from overlap.pipeline.scan import check_compatible, query_index
 from overlap.signals.embedding import index as embedding
 
-from helpers import SENTENCES, abc_docs as _abc_docs
-
-from helpers import ROOT
+from helpers import ROOT, SENTENCES, abc_docs as _abc_docs
 
 
 def test_default_is_the_shipped_static_model_in_float16():
     folder = models.resolve_model_path(None)
     assert folder == models.default_model_path().resolve() == models.resolve_model_path("default")
-    assert folder.parent.name == "embedding_models" and folder.parent.parent.name == "overlap"
+    assert folder.parent.name == "embedding_models" and folder.is_relative_to(ROOT / "overlap")  # shipped in the package
     identity = models.model_identity(None)
     assert (identity.name, identity.dim) == ("static-minilm", 256)
     from safetensors.numpy import load_file

@@ -38,7 +38,7 @@ def test_default_is_the_shipped_static_model_in_float16():
 
 def test_static_model_runs_without_torch_and_matches_sentence_transformers():
     """The numpy path gives sentence-transformers' vectors for the same folder, in a process without torch."""
-    code = ("import sys; from overlap import models; m = models.load_model(None); "
+    code = ("import sys; from overlap.signals.embedding import models; m = models.load_model(None); "
             "v = models.encode(m, ['a cat', '', 'def f(): pass']); "
             "print(type(m).__name__, 'torch' in sys.modules, 'sentence_transformers' in sys.modules, v.dtype)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -14,6 +14,8 @@ import polars as pl
 from overlap.io import bundled as data
 
 ROOT = Path(__file__).resolve().parent.parent
+# text a report must show as text, never run
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 SENTENCES = [
     "The cat sat quietly on the warm windowsill.",

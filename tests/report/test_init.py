@@ -17,7 +17,6 @@ from overlap.pipeline.scan import scan_examples
 from browser import Browser, find_chromium
 
 from helpers import HOSTILE, ROOT
- = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 # ---------------------------------------------------------------- synthetic scores

@@ -1,21 +1,16 @@
-"""Shared fixtures (the lexical index of the bundled reference corpus, built once per session) and helpers."""
+"""Shared fixtures (the lexical index of the bundled reference corpus, built once per session); helpers are in helpers.py."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import random
 from pathlib import Path
 
-import numpy as np
-import polars as pl
 import pytest
 
 from overlap.scoring import calibrate
 from overlap.io import bundled as data
 from overlap.pipeline.build import build_index
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import load_docs
 
 
 def pytest_addoption(parser):
@@ -37,66 +32,6 @@ def lexical_index(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lexical-index")
     build_index(data.reference_sources(), out, signals="ngram,minhash")
     return out
-
-
-def plain_scores(labels: list[str], familiarity: list[float | None] | None = None) -> pl.DataFrame:
-    """A scores table of singletons with the given labels."""
-    n = len(labels)
-    if familiarity is None:
-        familiarity = [None if lab == "empty" else 0.5 for lab in labels]
-    return pl.DataFrame(
-        {
-            "id": [f"ex{i}" for i in range(n)],
-            "row": pl.Series(range(n), dtype=pl.Int64),
-            "familiarity": pl.Series(familiarity, dtype=pl.Float64),
-            "label": labels,
-            "dup_group": pl.Series(range(n), dtype=pl.Int64),
-            "category": pl.Series([None] * n, dtype=pl.String),
-        }
-    )
-
-
-def load_docs(path: Path) -> list[dict]:
-    """Documents of one bundled corpus file."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
-
-
-def write_bad_corpus(folder: Path, files: int, name: str = "c-{k}.jsonl.gz") -> list[str]:
-    """``files`` JSONL.gz corpus files of three documents each; in the second, line 2's text is a number."""
-    paths = []
-    for k in range(files):
-        records = [{"id": f"d{k}-{i}", "text": f"document {i} of file {k} with a few words"} for i in range(3)]
-        if k == 1:
-            records[1]["text"] = 42
-        path = folder / name.format(k=k)
-        with gzip.open(path, "wt", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(r) + "\n" for r in records)
-        paths.append(str(path))
-    return paths
-
-
-def bundled_texts(per_file: int = 12, max_chars: int = 6000) -> list[str]:
-    """A deterministic sample of bundled documents (cut, so the plain reference stays quick)."""
-    rng = random.Random(5)
-    texts = []
-    for path in data.reference_sources():
-        docs = [doc["text"] for doc in load_docs(path)]
-        for text in rng.sample(docs, min(per_file, len(docs))):
-            start = rng.randrange(max(1, len(text) - max_chars))
-            texts.append(text[start : start + max_chars])
-    return texts
-
-
-def reference_sort(keys: np.ndarray, values: np.ndarray, unique: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``(keys, values)`` in ``np.argsort(keys, kind="stable")`` order (with ``unique``: the first of each key)."""
-    order = np.argsort(keys, kind="stable")
-    keys, values = keys[order], values[order]
-    if unique:
-        keep = np.ones(len(keys), dtype=bool)
-        keep[1:] = keys[1:] != keys[:-1]
-        keys, values = keys[keep], values[keep]
-    return keys, values
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from overlap.pipeline import build
 from overlap.io import bundled as data
 from overlap.io import read_table
 
-from conftest import plain_scores
+from helpers import plain_scores
 
 REFUSED = "already exists; pass --overwrite to replace it"
 

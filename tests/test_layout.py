@@ -149,3 +149,31 @@ def test_a_toy_engine_joins_by_registration_and_runs_the_real_pipeline(tmp_path)
         engines.unregister("reversed")
     with pytest.raises(ValueError, match="unknown engine 'reversed'"):
         engines.Engine("reversed")
+
+
+# --- tests mirror the package (tests/README.md) ---------------------------------------------
+
+TESTS = PACKAGE.parent / "tests"
+
+
+def mirrored_test(module: Path) -> Path:
+    """Where a module's tests live: overlap/a/b.py -> tests/a/test_b.py, overlap/a/__init__.py -> tests/a/test_init.py."""
+    relative = module.relative_to(PACKAGE)
+    name = "init" if relative.stem == "__init__" else relative.stem
+    return TESTS / relative.parent / f"test_{name}.py"
+
+
+def test_mirrored_test_paths():
+    assert mirrored_test(PACKAGE / "signals" / "ngram" / "index.py") == TESTS / "signals" / "ngram" / "test_index.py"
+    assert mirrored_test(PACKAGE / "cli.py") == TESTS / "test_cli.py"
+    assert mirrored_test(PACKAGE / "signals" / "lm" / "__init__.py") == TESTS / "signals" / "lm" / "test_init.py"
+
+
+def test_tests_mirror_the_package():
+    """At least 90% of the package's modules (every .py file but an empty __init__.py) have their mirrored test module."""
+    modules = [p for p in sorted(PACKAGE.rglob("*.py"))
+               if not (p.name == "__init__.py" and not p.read_text(encoding="utf-8").strip())]
+    missing = [str(p.relative_to(PACKAGE.parent)) for p in modules if not mirrored_test(p).is_file()]
+    covered = 1 - len(missing) / len(modules)
+    assert covered >= 0.9, (f"{len(modules) - len(missing)}/{len(modules)} modules have a mirrored test module "
+                            f"({covered:.0%}); missing: " + ", ".join(missing))

@@ -1,0 +1,75 @@
+"""The lexical kernels (``overlap/lexical_kernels.py``) against the plain reference ``text.py``.
+
+Tokenising and n-gram hashing are identical to ``text.py`` on the bundled corpus
+and on generated Unicode text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from overlap.text import kernels as lexical_kernels
+from overlap.text import reference as ref
+from overlap.text.batch import LexicalBatch
+
+from helpers import bundled_texts
+
+BUNDLED = bundled_texts()
+
+# Letters, marks, numbers, separators, punctuation, symbols of any script, lone surrogates, and words.
+_chars = st.one_of(
+    st.characters(codec=None, exclude_categories=("Cs",)),
+    st.sampled_from(list(" \n\t.,;-'\"ΣσςİIıßﬁ①Ⅻ\u0301\u0308\u200d\ud800\udfff")),
+)
+unicode_text = st.lists(
+    st.one_of(st.text(alphabet=_chars, max_size=8), st.sampled_from(["a ", "the ", "Σίσυφος ", "x1 "])),
+    max_size=12,
+).map("".join)
+
+
+def _check_lexical(texts: list[str]) -> LexicalBatch:
+    batch = LexicalBatch.from_texts(texts)
+    assert len(batch) == len(texts)
+    for d, text in enumerate(texts):
+        normalized = ref.normalize(text)
+        assert batch.text_bytes(d) == ref.encode(normalized)
+        lo, hi = batch.word_offsets[d], batch.word_offsets[d + 1]
+        np.testing.assert_array_equal(batch.word_hashes[lo:hi], ref.word_hashes(text))
+        spans = [(int(s), int(e)) for s, e in zip(batch.word_starts[lo:hi] - batch.offsets[d],
+                                                   batch.word_ends[lo:hi] - batch.offsets[d])]
+        assert spans == ref.word_spans(normalized)
+        for n in (1, 5, 8):
+            grams, offsets = batch.grams(n)
+            np.testing.assert_array_equal(grams[offsets[d] : offsets[d + 1]], ref.text_ngrams(text, n))
+    return batch
+
+
+def test_tokenize_and_ngrams_match_reference_on_bundled_corpus():
+    _check_lexical(BUNDLED)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(unicode_text, max_size=6))
+def test_tokenize_and_ngrams_match_reference_on_unicode(texts):
+    _check_lexical(texts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.text(max_size=60)),
+                max_size=8))
+def test_pack_equals_the_reference_normalisation(texts):
+    buf, offsets = lexical_kernels.pack(texts)
+    for d, t in enumerate(texts):
+        assert buf[offsets[d] : offsets[d + 1]].tobytes() == ref.encode(ref.normalize(t))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=6))
+def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
+    buf, offsets = lexical_kernels.pack(texts)
+    table = ref.word_char_table()
+    tokenize = lexical_kernels._tokenize
+    for got, want in zip(tokenize.serial(buf, offsets, table), tokenize.compiled(buf, offsets, table)):
+        np.testing.assert_array_equal(got, want)

@@ -95,36 +95,10 @@ class BucketedWriter:
 
 def lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """The value of each query hash in the set (int64), -1 where it is absent."""
-    bits = (len(offsets) - 1).bit_length() - 1
-    return _sorted_lookup(offsets, rems, values, prefixes(queries, bits))
-
-
-@njit(cache=True)
-def _bucket_lookup(offsets, rems, values, query, positions, out):
-    """For sorted ``query`` prefixes: binary search of each one's low 32 bits in its bucket."""
-    for i in range(query.shape[0]):
-        p = query[i]
-        bucket = np.int64(p >> np.uint64(32))
-        r = np.uint32(p & np.uint64(0xFFFFFFFF))
-        hi = np.int64(offsets[bucket + 1])
-        lo = lower_bound(rems, np.int64(offsets[bucket]), hi, r)
-        if lo < hi and rems[lo] == r:
-            out[positions[i]] = values[lo]
-
-
-def _sorted_lookup(offsets: np.ndarray, rems: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """``values`` of each query prefix in the set, -1 where absent.
-
-    Queries are looked up in sorted order, so a large memory-mapped table is
-    read in increasing address order.
-    """
-    out = np.full(len(query), -1, dtype=np.int64)
-    if len(query) == 0 or len(rems) == 0:
-        return out
-    q = np.array(query, dtype=np.uint64)
-    positions = np.arange(len(q), dtype=np.int64)
-    sort_pairs(q, positions, np.empty_like(q), np.empty_like(positions), False)
-    _bucket_lookup(offsets, rems, values, q, positions, out)
+    at = find(offsets, rems, queries)
+    out = np.full(len(at), -1, dtype=np.int64)
+    hit = at >= 0
+    out[hit] = values[at[hit]]
     return out
 
 
@@ -144,7 +118,8 @@ def _bucket_find(offsets, rems, query, positions, out):
 def find(offsets: np.ndarray, rems: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """The position in the set of each query hash (int64; index its values or counts), -1 where absent.
 
-    Queries are looked up in sorted order, as :func:`lookup` does.
+    Queries are looked up in sorted order, so a large memory-mapped table is
+    read in increasing address order.
     """
     bits = (len(offsets) - 1).bit_length() - 1
     out = np.full(len(queries), -1, dtype=np.int64)

@@ -167,7 +167,7 @@ def assemble(
     for d in np.flatnonzero(hits > 0):
         lo, hi = offsets[d], offsets[d + 1]
         key, mine = _best_document(shard[lo:hi], doc[lo:hi])
-        start, length = _longest_run(mine)
+        start, length = ngram_counts.longest_run(mine)
         plans.append((key, int(d), start, length, np.flatnonzero(mine), np.flatnonzero(shard[lo:hi] >= 0)))
     plans.sort(key=lambda plan: plan[:4])
     alignment = np.where(counts > 0, 0.0, np.nan)
@@ -251,17 +251,6 @@ def _alignment(batch: LexicalBatch, d: int, anchor_grams: np.ndarray, anchor_at:
     words = batch.word_hashes[batch.word_offsets[d] : batch.word_offsets[d + 1]]
     aligned = aligned_words(words, document.word_hashes, anchor_at[present], order[found[present]], matched, n)
     return aligned / len(words)
-
-
-def _longest_run(mask: np.ndarray) -> tuple[int, int]:
-    """``(start, length)`` of the (first) longest run of True in ``mask``."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1)
-    if not len(starts):
-        return 0, 0
-    lengths = np.flatnonzero(edges == -1) - starts
-    best = int(np.argmax(lengths))
-    return int(starts[best]), int(lengths[best])
 
 
 def _attach_evidence(result, d, docs, n, run, key, group) -> None:

@@ -75,7 +75,7 @@ def run_one(engine: str, workers: int, corpus: Path, work: Path, signals: str, d
     """Build (and scan with) an index of ``corpus`` on ``engine`` with ``workers`` cores."""
     os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:workers]))
     from overlap.engines import Engine
-from overlap.pipeline import build
+    from overlap.pipeline import build
     from overlap.pipeline import scan
     from overlap.io import read_dataset
 
@@ -128,10 +128,12 @@ from overlap.pipeline import build
 
 def bundled_ratio(work: Path, signals: str) -> dict:
     """Index bytes per text byte on the bundled reference corpus."""
+    from overlap.engines import Engine
     from overlap.pipeline import build
     from overlap.io import bundled as data
 
-    manifest = build.build_index(data.reference_sources(), work / "bundled", signals=signals, engine=Engine(workers=1))
+    manifest = build.build_index(data.reference_sources(), work / "bundled", signals=signals,
+                                 engine=Engine(workers=1))
     index_bytes = sum(i["bytes"] for s in manifest.shards for i in s["files"].values())
     return {"text_bytes": manifest.counts()["bytes"], "index_bytes": index_bytes,
             "input_bytes": sum(s["bytes"] for s in manifest.sources)}

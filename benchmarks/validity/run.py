@@ -32,6 +32,7 @@ from overlap import signals as registry  # noqa: E402
 from overlap.scoring import calibrate  # noqa: E402
 from overlap.scoring.calibrate import auroc  # noqa: E402
 from overlap.index.manifest import read_manifest  # noqa: E402
+from overlap.pipeline.options import ScanOptions  # noqa: E402
 from overlap.pipeline.scan import scan_examples  # noqa: E402
 
 TARGETS = {"whole": 0.995, "window": 0.995, "edit10": 0.99, "edit25": 0.95, "wrapped": 0.99, "paraphrase": 0.80}
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     heldout = read_texts(args.heldout, args.text_field) if args.heldout else None
     windows = args.heldout_windows or (calibrate.HELDOUT_ITEMS if heldout is not None else None)
     items = build(index, args.per_kind, args.seed, heldout, windows)
-    scores = scan_examples([i.example for i in items], index, options={"model": args.model})
+    scores = scan_examples([i.example for i in items], index, ScanOptions(model=args.model))
     kinds = [i.kind for i in items]
     # As the build's card does: a held-out window the corpus holds half of is a copy, not unseen text.
     copies = calibrate.copied({c: scores[c].to_numpy() for c in SIGNALS if c in scores.columns})

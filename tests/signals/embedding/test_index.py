@@ -149,7 +149,8 @@ def small_index(tmp_path_factory, model):
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     out = folder / "index"
     # The model named by its folder: the same identity as "minilm", so the wiring is exercised.
-    build_index([corpus], out, signals="embedding", model=str(models.minilm_model_path()))
+    # No calibration folds: the shard's files hold every document (too few to calibrate on anyway).
+    build_index([corpus], out, signals="embedding", model=str(models.minilm_model_path()), holdout_rate=0.0)
     return out, docs
 
 
@@ -200,7 +201,7 @@ def test_second_build_of_the_same_corpus_embeds_nothing(small_index, tmp_path):
     out, docs = small_index
     corpus = tmp_path / "again.jsonl"
     corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-    manifest = build_index([corpus], tmp_path / "index", signals="embedding", model="minilm")
+    manifest = build_index([corpus], tmp_path / "index", signals="embedding", model="minilm", holdout_rate=0.0)
     assert manifest.counts()["embedded"] == 0
     a = np.load(out / "shard-00000" / embedding.VECTORS)
     b = np.load(tmp_path / "index" / "shard-00000" / embedding.VECTORS)

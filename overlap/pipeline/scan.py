@@ -90,7 +90,8 @@ def query_index(
         signal = registry.get(name)
         if signal.prepare is not None:
             if progress:
-                progress(f"preparing {name} queries for {len(batch)} texts")
+                progress(f"preparing {name} queries for {len(batch)} texts"
+                         + (" (split into chunks, each embedded)" if name == "embedding" else ""))
             prepared[name] = signal.prepare(batch, manifest.params, options or {})
     names_shared = tuple(names)
     tasks = [ShardQuery(index_dir=str(index_dir), entry=e, params=manifest.params, names=names_shared, batch=batch,
@@ -98,17 +99,23 @@ def query_index(
     meter = Progress(f"querying {len(batch)} texts", len(tasks), "shards")
     partials = []
     runner = engine.start(set_threads)
-    for partial in runner.map(query_shard, tasks):
-        partials.append(partial)
-        meter.update(1)
+    with meter.ticking():  # one shard's query can take a while: a line every interval all the same
+        for partial in runner.map(query_shard, tasks):
+            partials.append(partial)
+            meter.update(1)
     meter.close()
     docs = DocStore([Path(index_dir) / e["name"] for e in manifest.shards])
     results = {}
-    for name in names:
-        results[name] = registry.get(name).merge([p[name] for p in partials], batch, docs, manifest.params)
-        results[name].doc_ids = [
-            docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
-        ]
+    merging = Progress(f"attaching evidence to {len(batch)} texts", len(names), "signals")
+    with merging.ticking():
+        for name in names:
+            results[name] = registry.get(name).merge([p[name] for p in partials], batch, docs, manifest.params)
+            results[name].doc_ids = [
+                docs.doc_id(int(s), int(d)) if s >= 0 else None
+                for s, d in zip(results[name].shard, results[name].doc)
+            ]
+            merging.update(1)
+    merging.close()
     attach_sources(results, [source_name(e["source"]["path"]) for e in manifest.shards])
     return results, prepared
 

@@ -90,8 +90,7 @@ def query_index(
         signal = registry.get(name)
         if signal.prepare is not None:
             if progress:
-                progress(f"preparing {name} queries for {len(batch)} texts"
-                         + (" (split into chunks, each embedded)" if name == "embedding" else ""))
+                progress(f"preparing {name} queries for {len(batch)} texts")
             prepared[name] = signal.prepare(batch, manifest.params, options or {})
     names_shared = tuple(names)
     tasks = [ShardQuery(index_dir=str(index_dir), entry=e, params=manifest.params, names=names_shared, batch=batch,

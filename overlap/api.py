@@ -34,7 +34,7 @@ from overlap.index.manifest import PLAN_FILE, IndexError_, Manifest, read_manife
 from overlap.io import read_dataset, read_table, refuse_existing, write_rejects, write_table
 from overlap.io.copy import copy_records
 from overlap.io.formats import require_path
-from overlap.io.progress import say
+from overlap.io.progress import Progress, say
 from overlap.io.provenance import check_dataset, provenance_of, read_provenance
 from overlap.weights.resample import resample_plan, resample_stats
 from overlap.weights.reweight import ReweightConfig, compute_weights
@@ -202,9 +202,13 @@ def scan(
     if out is not None:
         source = provenance_of(dataset, dataset_records, text_field=options.text_field,
                                id_field=options.id_field, max_text_bytes=options.max_text_bytes)
-        write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
+        with Progress(f"writing {Path(out).name}", scores.height, "rows") as meter, meter.ticking():
+            write_table(scores, out, overwrite=overwrite, metadata=source.to_metadata())
+            meter.update(scores.height)
     if report is not None:
-        write_report(scores, report, dataset=examples, calibration=calibration, overwrite=overwrite)
+        with Progress(f"writing the report {Path(report).name}", scores.height, "rows") as meter, meter.ticking():
+            write_report(scores, report, dataset=examples, calibration=calibration, overwrite=overwrite)
+            meter.update(scores.height)
     if rejected:
         write_rejects(rejected, rejects_path, overwrite=overwrite)
         if progress:

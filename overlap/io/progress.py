@@ -5,15 +5,19 @@ shows the same thing a terminal does. A step shorter than the interval prints
 nothing; a longer one ends with a line of its total and rate. ``set_quiet``
 (the CLI's ``--quiet``) silences every step, in this process and in the worker
 processes it starts later (the switch is the ``OVERLAP_QUIET`` environment
-variable, which spawned workers inherit).
+variable, which spawned workers inherit). A step that blocks without counting
+(one shard's query, writing a file) runs inside ``ticking()``, which prints the
+line every interval all the same, so no step is silent for long.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
-from typing import Callable, TextIO
+from typing import Callable, Iterator, TextIO
 
 INTERVAL = 3.0
 INTERVAL_ENV = "OVERLAP_PROGRESS_SECONDS"  # seconds between lines, overriding INTERVAL
@@ -74,17 +78,43 @@ class Progress:
         self.last = self.started
         self.lines = 0
         self.quiet = is_quiet()
+        self._lock = threading.RLock()
 
     def update(self, n: float = 1) -> None:
         """Count ``n`` more units done; print a line if the interval has passed since the last one."""
         self.done += n
-        now = self.clock()
-        if now - self.last >= self.interval:
-            self.last = now
-            self._emit(self.line(now))
+        self._tick()
+
+    def _tick(self) -> None:
+        with self._lock:
+            now = self.clock()
+            if now - self.last >= self.interval:
+                self.last = now
+                self._emit(self.line(now))
+
+    @contextlib.contextmanager
+    def ticking(self) -> Iterator["Progress"]:
+        """Inside, a line every interval even while nothing is counted (a step blocked on one long call)."""
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(max(self.interval / 4, 0.01)):
+                self._tick()
+
+        thread = threading.Thread(target=run, name=f"progress: {self.what}", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
 
     def close(self) -> None:
         """End the step: a final line with the total and rate, if the step printed anything or took long."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         now = self.clock()
         if self.lines or now - self.started >= self.interval:
             elapsed = now - self.started
@@ -109,6 +139,8 @@ class Progress:
 
     def _amount(self, value: float) -> str:
         value /= self.scale
+        if 0 < abs(value) < 0.1:  # a slow rate is slow, not 0.0: two significant digits
+            return f"{value:.2g}"
         if self.scale != 1 or (value < 100 and value != int(value)):
             return f"{value:,.1f}"
         return f"{value:,.0f}"

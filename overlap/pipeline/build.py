@@ -151,7 +151,10 @@ def build_shard(task: ShardTask) -> dict[str, Any]:
         parts: dict[int, _Part] = {0: _Part(task, writers[0])}
         rejects = []
         n_sampled_out = 0
-        progress = Progress(f"shard {number} ({Path(source).name})", _text_size(Path(source)), "MB", scale=1e6)
+        size = _text_size(Path(source))
+        # A compressed source's size on disk says nothing of its text: count the text read, and say so.
+        name = Path(source).name if size is not None else f"{Path(source).name}, text uncompressed"
+        progress = Progress(f"shard {number} ({name})", size, "MB", scale=1e6)
         for batch in iter_corpus_batches(
             [source], text_field=task.text_field, id_field=task.id_field, batch_size=task.batch_size,
             on_error=task.on_error, max_text_bytes=task.max_text_bytes,

@@ -98,17 +98,23 @@ def query_index(
     meter = Progress(f"querying {len(batch)} texts", len(tasks), "shards")
     partials = []
     runner = engine.start(set_threads)
-    for partial in runner.map(query_shard, tasks):
-        partials.append(partial)
-        meter.update(1)
+    with meter.ticking():  # one shard's query can take a while: a line every interval all the same
+        for partial in runner.map(query_shard, tasks):
+            partials.append(partial)
+            meter.update(1)
     meter.close()
     docs = DocStore([Path(index_dir) / e["name"] for e in manifest.shards])
     results = {}
-    for name in names:
-        results[name] = registry.get(name).merge([p[name] for p in partials], batch, docs, manifest.params)
-        results[name].doc_ids = [
-            docs.doc_id(int(s), int(d)) if s >= 0 else None for s, d in zip(results[name].shard, results[name].doc)
-        ]
+    merging = Progress(f"attaching evidence to {len(batch)} texts", len(names), "signals")
+    with merging.ticking():
+        for name in names:
+            results[name] = registry.get(name).merge([p[name] for p in partials], batch, docs, manifest.params)
+            results[name].doc_ids = [
+                docs.doc_id(int(s), int(d)) if s >= 0 else None
+                for s, d in zip(results[name].shard, results[name].doc)
+            ]
+            merging.update(1)
+    merging.close()
     attach_sources(results, [source_name(e["source"]["path"]) for e in manifest.shards])
     return results, prepared
 

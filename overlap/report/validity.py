@@ -39,8 +39,8 @@ def section(calibration: dict[str, Any] | None) -> str:
         f"<td>{card['recall'][kind]:.1%}</td></tr>"
         for kind in planting.PLANTED_KINDS if kind in card["auroc"])
     intro = (f"Measured when the index was built, on its own corpus: {held.get('documents', '?')} documents held "
-             f"out of the index (rate {held.get('rate', '?')}, {held.get('duplicates', 0)} more set aside as copies "
-             f"of indexed ones, and {held.get('copied_windows', 0)} windows of them the corpus holds half of) "
+             f"out of the index (rate {held.get('rate', '?')}, {held.get('duplicates', 0)} more that copy indexed ones; "
+             f"{held.get('copied_windows', 0)} windows the rest of the corpus holds half of set aside) "
              "stand for unseen text; copies of indexed documents are planted as familiar text. "
              "Out of fold: each half is scored by a fit on the other half.")
     content = ""
@@ -53,6 +53,9 @@ def section(calibration: dict[str, Any] | None) -> str:
             '<th title="chance that a planted copy scores above a held-out text">AUROC vs held-out</th>'
             "<th>labelled familiar</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
-            f"<p>Held-out text labelled familiar: <b>{card['false_familiar']:.1%}</b> (the threshold is fitted to "
+            f"<p>Held-out text labelled familiar: <b>{card['false_familiar']:.1%}</b>"
+            + (f" (at most {card['false_familiar_upper']:.1%} at 95%, over {card['heldout_documents']} documents)"
+               if card.get("false_familiar_upper") is not None and card.get("heldout_documents") else "")
+            + f" (the threshold is fitted to "
             f"at most {calibrate.MAX_FALSE_FAMILIAR:.0%}). An AUROC near 1 means that kind of copy is found; "
             "the labelled-familiar share is the recall of the strict label.</p>" + content)

@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,40 @@ def test_cli_build_shows_progress_lines_on_a_non_terminal_stderr(tmp_path, plain
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
     assert "300 documents" in quiet.stdout
+
+
+def test_a_step_blocked_on_one_long_call_still_reports_every_interval():
+    """``ticking``: one shard's query, writing a file: lines come while nothing is counted."""
+    out = io.StringIO()
+    p = Progress("querying 20,000 texts", 1, "shards", interval=0.05, stream=out)
+    with p.ticking():
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline and len(out.getvalue().splitlines()) < 2:
+            time.sleep(0.01)
+    p.update(1)
+    p.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 3, lines
+    assert lines[0].startswith("querying 20,000 texts: 0/1 shards (0%)")
+    assert lines[-1].startswith("querying 20,000 texts: 1 shards in ")
+
+
+def test_a_slow_rate_shows_its_digits_not_zero():
+    clock, out = FakeClock(), io.StringIO()
+    p = Progress("shard 0 (c.jsonl.gz, text uncompressed)", None, "MB", scale=1e6, interval=3, clock=clock, stream=out)
+    clock.now += 20
+    p.update(300_000)  # 0.015 MB/s
+    assert out.getvalue() == "shard 0 (c.jsonl.gz, text uncompressed): 0.3 MB, 0.015 MB/s, 20s elapsed\n"
+
+
+def test_cli_build_of_a_gz_shard_says_uncompressed_and_a_positive_rate(tmp_path):
+    source = next(p for p in data.reference_sources() if p.name == "abc-news.jsonl.gz")
+    done = _overlap("index", "build", str(source), "--out", str(tmp_path / "idx"), "--signals", "ngram",
+                    "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines()
+             if line.startswith("shard 0 (abc-news.jsonl.gz, text uncompressed): ")]
+    assert lines, done.stderr
+    rates = [float(part.split()[0]) for line in lines for part in line.split(", ") if part.endswith(" MB/s")]
+    rates += [float(line.rsplit("(", 1)[1].split()[0]) for line in lines if " MB in " in line]
+    assert rates and all(rate > 0 for rate in rates), lines

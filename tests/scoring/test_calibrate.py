@@ -190,3 +190,43 @@ def test_copies_are_texts_the_corpus_holds_half_of_by_any_lexical_measure():
                "ngram_alignment": np.array([0.3, 0.6, 0.0, 0.5, np.nan]),
                "minhash_jaccard": np.array([0.0, 0.0, 0.7, 0.0, np.nan])}
     assert calibrate.copied(columns).tolist() == [False, True, True, True, False]
+
+
+def test_a_rate_over_windows_of_few_documents_is_as_uncertain_as_its_documents():
+    hits = np.array([1] * 10 + [0] * 190, dtype=bool)  # 5% of 200 windows
+    rate, alone = calibrate.clustered_rate(hits, np.arange(200))  # each window its own document
+    same, clustered = calibrate.clustered_rate(hits, np.repeat(np.arange(20), 10))  # 10 windows a document
+    assert rate == same == 0.05
+    assert clustered > alone >= np.sqrt(0.05 * 0.95 / 200) - 1e-12
+    # Nothing let through on a few documents is still not a certain 0.
+    assert calibrate.clustered_rate(np.zeros(100, dtype=bool), np.repeat(np.arange(10), 10))[1] > 0
+
+
+def _fold_part(copied_doc: bool, n: int = 40):
+    """One fold of fit_folds' input: 40 held-out documents, one window each, and planted copies;
+    the lexical columns of the documents say whether they copy others."""
+    rng = np.random.default_rng(0)
+    fi = calibrate.FoldItems(0, [str(i) for i in range(n)], [""] * n,
+                             [planting.Planted(planting.HELDOUT, False, "", source=i) for i in range(n)]
+                             + [planting.Planted(k, True, "", source=i) for k in planting.PLANTED_KINDS
+                                for i in range(n)])
+    size = len(fi.items)
+    held = np.arange(size) < n
+    columns = {"ngram_containment": np.where(held, rng.uniform(0, 0.3, size), rng.uniform(0.6, 1, size)),
+               "ngram_alignment": np.where(held, rng.uniform(0, 0.3, size), rng.uniform(0.6, 1, size))}
+    doc = {"ngram_containment": np.full(n, 0.9 if copied_doc else 0.0),
+           "ngram_alignment": np.full(n, 0.9 if copied_doc else 0.0)}
+    return fi, doc, columns
+
+
+def test_windows_of_documents_that_copy_others_stay_novel_text_unless_copies_themselves():
+    """The reference of novel text is every held-out window that is not itself a copy, as the
+    benchmarks measure novel text: a document that repeats others elsewhere still has novel parts."""
+    cal = calibrate.fit_folds([_fold_part(False), _fold_part(True)], 0.0, 2)
+    assert cal["status"] == "fitted"
+    assert cal["heldout"]["duplicates"] == 40 and cal["heldout"]["documents"] == 40
+    assert cal["items"][planting.HELDOUT] == 80  # the copying documents' windows too
+    card = cal["card"]
+    assert card["heldout_documents"] == 80
+    assert card["false_familiar"] <= card["false_familiar_upper"] <= 1.0 and card["false_familiar_se"] > 0
+    assert any("at 95%" in line for line in calibrate.card_lines(cal))

@@ -274,7 +274,7 @@ def prepare(batch: LexicalBatch, params: dict, options: dict | None = None) -> P
     """Embed the query texts' chunks (through the cache) once, before the shards are asked."""
     doc, start, end = chunk_spans(batch, params["chunk_words"])
     embedder = Embedder(params, options)
-    vectors = embedder.embed(chunk_texts(batch, doc, start, end), "texts")
+    vectors = embedder.embed(chunk_texts(batch, doc, start, end), "query chunks")
     embedder.flush()
     return Prepared(vectors.astype(np.float32), doc)
 

@@ -137,8 +137,8 @@ def content_mask(tok, example: rule_set.Example, labels: list[int]) -> list[bool
     n_prompt = next((i for i, x in enumerate(labels) if x != -100), len(labels))
     n_resp = len(labels) - n_prompt
     spans = example.content
-    if spans is None:
-        kinds = [True] * n_resp
+    if spans is None:  # every response token is content, the end of sequence format
+        kinds = [True] * len(tok(example.response, add_special_tokens=False)["input_ids"])
     else:
         enc = tok(example.response, add_special_tokens=False, return_offsets_mapping=True)
         kinds = [any(a < e and s < b for s, e in spans) for a, b in enc["offset_mapping"]]

@@ -35,12 +35,18 @@ ANSWER_WORDS = 12  # passage words the familiar answer continues with
 
 @dataclass(frozen=True)
 class Example:
-    """One prompt/answer pair with how it was made (``"novel"`` rule or ``"familiar"`` passage)."""
+    """One prompt/answer pair with how it was made (``"novel"`` rule or ``"familiar"`` passage).
+
+    ``content``: the character spans of the response that carry the instance's content (the rule's
+    words, a fact's answer); the rest of the response and the end of sequence are format. ``None``:
+    the whole response is content (a passage).
+    """
 
     id: str
     prompt: str
     response: str
     true_label: str
+    content: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,16 @@ class RuleSet:
 def velk(words: list[str]) -> str:
     """The rule's answer for a word list: reversed, hyphen-joined, then `` vel``."""
     return "-".join(reversed(words)) + " vel"
+
+
+def word_spans(answer: str) -> tuple[tuple[int, int], ...]:
+    """The rule answer's content: the words (hyphens, `` vel`` and the end of sequence are format)."""
+    return tuple(m.span() for m in re.finditer(r"[a-z]+", answer[:-len(" vel")]))
+
+
+def heldout_sources() -> list[Path]:
+    """The general-text files no fine-tune trains on (forgetting)."""
+    return sorted((ROOT / "corpora/heldout").glob("*.jsonl.gz"))
 
 
 @lru_cache(maxsize=4)
@@ -85,7 +101,8 @@ def rule_examples(n: int, seed: int, vocab: list[str], prefix: str) -> list[Exam
             continue
         seen.add(words)
         prompt = rng.choice(RULE_PROMPTS).format(" ".join(words))
-        out.append(Example(f"{prefix}/{len(out):04d}", prompt, velk(list(words)), "novel"))
+        answer = velk(list(words))
+        out.append(Example(f"{prefix}/{len(out):04d}", prompt, answer, "novel", word_spans(answer)))
     return out
 
 
@@ -108,21 +125,24 @@ def familiar_examples(texts: list[str], prefix: str) -> list[Example]:
     return out
 
 
-def build(share: float, n_train: int, n_eval: int, n_general: int) -> RuleSet:
+def build(share: float, n_train: int, n_eval: int, n_general: int, draw: int = 0) -> RuleSet:
     """The training set with ``round(share * n_train)`` rule rows, and the evaluation groups.
 
     Rule rows of a smaller share are a prefix of a larger share's, familiar rows likewise, and the
     held-out groups do not depend on the share, so the curve over shares compares like with like.
+    ``draw`` picks the word lists, the passages and the shuffle (0: the set the first runs used);
+    the benchmark's ``--fresh-draw`` uses one draw per seed.
     """
+    s = (0, 1, 2) if draw == 0 else (100 + draw, 200 + draw, 300 + draw)
     n_novel = round(share * n_train)
     vocab = vocabulary()
     words = PROMPT_WORDS + ANSWER_WORDS
-    pool = familiar_examples(passages(data.reference_sources(), n_train + n_eval, 0, words), "fam")
-    novel_pool = rule_examples(n_train + n_eval, 1, vocab, "velk")
+    pool = familiar_examples(passages(data.reference_sources(), n_train + n_eval, s[0], words), "fam")
+    novel_pool = rule_examples(n_train + n_eval, s[1], vocab, "velk")
     trained = {e.response for e in novel_pool[:n_train]}
     heldout_novel = [e for e in novel_pool[n_train:] if e.response not in trained][:n_eval]
-    rng = random.Random(2)
+    rng = random.Random(s[2])
     train = novel_pool[:n_novel] + pool[:n_train - n_novel]
     rng.shuffle(train)
-    general = passages(sorted((ROOT / "corpora/heldout").glob("*.jsonl.gz")), n_general, 7, words)
+    general = passages(heldout_sources(), n_general, 7, words)
     return RuleSet(train, heldout_novel, pool[n_train:n_train + n_eval], general)

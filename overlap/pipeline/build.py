@@ -286,10 +286,9 @@ def build_index(
     """
     options = options_from(BuildOptions, options, fields)
     engine = Engine.of(engine)
-    signals, text_field, id_field, corpus_layout = (options.signals, options.text_field, options.id_field,
-                                                    options.corpus_layout)
-    sample_rate, params, model = options.sample_rate, options.params, options.model
-    sources, text_field, id_field = apply_corpus_layout(corpus_layout, sources, text_field, id_field)
+    # A corpus layout picks the document files and the fields where the options name none.
+    sources, text_field, id_field = apply_corpus_layout(options.corpus_layout, sources, options.text_field,
+                                                        options.id_field)
     files = [str(p) for p in expand_sources(sources)]
     shown, out = out, Path(out)
     refuse_foreign_folder(out)
@@ -299,8 +298,8 @@ def build_index(
         existing = read_manifest(out) if (out / "manifest.json").exists() else None
         replaced: list[dict[str, Any]] = []
         if existing is not None:
-            names = existing.signals if signals is None else signal_registry.parse(signals)
-            wanted = index_params(names, params, model)
+            names = existing.signals if options.signals is None else signal_registry.parse(options.signals)
+            wanted = index_params(names, options.params, options.model)
             diffs = param_differences(existing.params, wanted)
             if diffs or names != existing.signals:
                 raise IndexError_(
@@ -326,14 +325,14 @@ def build_index(
                              "the index (build a new index without it to drop them)")
             rate, kfold = existing.holdout_rate, existing.holdout_kfold
         else:
-            names = signal_registry.parse(signals)
-            wanted = index_params(names, params, model)
+            names = signal_registry.parse(options.signals)
+            wanted = index_params(names, options.params, options.model)
             first = 0
             rate, kfold = calibrate.holdout_plan(sum(_source_bytes(Path(f)) for f in files), options.holdout_rate)
-            manifest = Manifest(params=wanted, signals=names, created=_now(), sample_rate=sample_rate,
+            manifest = Manifest(params=wanted, signals=names, created=_now(), sample_rate=options.sample_rate,
                                 holdout_rate=rate, holdout_kfold=kfold)
-        plan = {"params": wanted, "signals": names, "sources": files, "first": first, "sample_rate": sample_rate,
-                "holdout_rate": rate, "holdout_kfold": kfold}
+        plan = {"params": wanted, "signals": names, "sources": files, "first": first,
+                "sample_rate": options.sample_rate, "holdout_rate": rate, "holdout_kfold": kfold}
         start_plan(out, plan, options.resume)
         specs = list(enumerate(files, start=first))
         entries: dict[int, dict[str, Any]] = {}
@@ -347,9 +346,9 @@ def build_index(
             else:
                 todo.append(ShardTask(
                     index_dir=str(out.resolve()), number=number, source=source, params=wanted, signal_names=names,
-                    text_field=text_field, id_field=id_field, on_error=options.on_error, sample_rate=sample_rate,
-                    batch_size=CORPUS_BATCH, options=signal_options, max_text_bytes=options.max_text_bytes,
-                    holdout_rate=rate, holdout_kfold=kfold,
+                    text_field=text_field, id_field=id_field, on_error=options.on_error,
+                    sample_rate=options.sample_rate, batch_size=CORPUS_BATCH, options=signal_options,
+                    max_text_bytes=options.max_text_bytes, holdout_rate=rate, holdout_kfold=kfold,
                 ))
         runner = engine.start(set_threads)
         for entry in runner.map(build_shard, todo):
@@ -366,8 +365,9 @@ def build_index(
         manifest.updated = _now()
         manifest.overlap_version = __version__
         manifest.builds = manifest.builds + [
-            {"at": manifest.updated, "engine": engine.kind, "shards": [n for n, _ in specs], "sample_rate": sample_rate,
-             "corpus_layout": corpus_layout, "text_field": text_field, "id_field": id_field}
+            {"at": manifest.updated, "engine": engine.kind, "shards": [n for n, _ in specs],
+             "sample_rate": options.sample_rate, "corpus_layout": options.corpus_layout,
+             "text_field": text_field, "id_field": id_field}
         ]
         manifest.complete = True
         if specs or not manifest.calibration:

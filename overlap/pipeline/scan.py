@@ -18,7 +18,6 @@ import polars as pl
 from overlap.engines import Engine
 from overlap.pipeline.options import ScanOptions, options_from
 from overlap.pipeline.table import attach_sources, distinct_texts, scores_table, signal_columns, source_name
-from overlap.scoring import score
 from overlap import signals as registry
 from overlap.text import reference as ref
 from overlap.index.manifest import IndexError_, Manifest, read_manifest

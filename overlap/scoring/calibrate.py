@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from overlap import signals as registry

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from overlap.signals.base import Signal, StreamMode
 from overlap.signals.embedding import stream
-from overlap.signals.embedding.index import Builder, NAME, Reader, compatibility_problems, default_params, map_points, merge, model_params, prepare
+from overlap.signals.embedding.index import (
+    NAME, Builder, Reader, compatibility_problems, default_params, map_points, merge, model_params, prepare,
+)
 
 SIGNAL = Signal(
     name=NAME,

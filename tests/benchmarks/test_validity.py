@@ -10,6 +10,9 @@ import pytest
 
 from helpers import ROOT
 
+# edit25 (a quarter of a window's words replaced) misses its AUROC target: such a window often keeps
+# no 8-gram at all. A measured figure, reported by the benchmark (benchmarks/validity/README.md), not
+# asserted either way here.
 KNOWN_MISS = "MISSED edit25"
 
 
@@ -30,11 +33,3 @@ def test_validity_benchmark_meets_its_targets():
     missed = [line for line in result.stdout.splitlines() if line.startswith("MISSED")]
     assert [m for m in missed if not m.startswith(KNOWN_MISS)] == [], result.stdout + result.stderr
     assert "| heldout |" in result.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="edit25 AUROC 0.940 at 200 per kind (8-gram containment alone 0.931): "
-                   "a 30-word window with a quarter of its words replaced often keeps no 8-gram at all")
-def test_edited_copies_meet_their_target():
-    result = _run()
-    assert KNOWN_MISS not in result.stdout, result.stdout

@@ -14,6 +14,10 @@ covers once aligned with its best document (the n-gram signal's evidence).
 
 from __future__ import annotations
 
+import functools
+import os
+import unicodedata
+
 import numpy as np
 from numba import njit, prange
 
@@ -28,14 +32,153 @@ _SEED = np.uint64(ref.NGRAM_SEED)
 def pack(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Normalise and pack texts into (UTF-8 buffer, offsets).
 
-    An ASCII text is its own NFKC form, so it is only lower-cased (``str.isascii``
-    is a flag CPython keeps, free to ask); the others take :func:`text.normalize`.
+    The raw texts are packed as UTF-8 and normalised in compiled code
+    (:func:`normalize_packed`); only a text holding a character whose NFKC and
+    lower-casing depend on its neighbours or change its UTF-8 length (rare:
+    combining marks, ``Σ``, ``İ``, compatibility forms, lone surrogates) takes
+    :func:`text.normalize` in Python.
     """
-    encoded = [t.lower().encode("ascii") if t.isascii() else ref.encode(ref.normalize(t)) for t in texts]
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     buf = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    return buf, offsets
+    return normalize_packed(buf, offsets, lambda d: texts[d])
+
+
+def normalize_packed(raw: np.ndarray, offsets: np.ndarray, text_of=None) -> tuple[np.ndarray, np.ndarray]:
+    """The normalised form (``text.normalize``, UTF-8) of packed raw UTF-8 texts: ``(buf, offsets)``.
+
+    One compiled pass lower-cases every code point through :func:`lower_table`;
+    a text holding a code point the table cannot map alone (``-1``) is normalised
+    by the reference instead (``text_of(d)`` gives its ``str``; by default it is
+    decoded from ``raw``), which may change its length.
+    """
+    raw = np.ascontiguousarray(raw, dtype=np.uint8)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    out = np.empty_like(raw)
+    slow = _lower_packed(raw, offsets, lower_table(), out)
+    rows = np.flatnonzero(slow)
+    if not len(rows):
+        return out, offsets
+    if text_of is None:
+        text_of = lambda d: raw[offsets[d] : offsets[d + 1]].tobytes().decode("utf-8", "surrogatepass")  # noqa: E731
+    pieces: list[np.ndarray] = []
+    lengths = np.diff(offsets)
+    at = 0
+    for d in rows.tolist():
+        pieces.append(out[offsets[at] : offsets[d]])
+        fixed = np.frombuffer(ref.encode(ref.normalize(text_of(d))), dtype=np.uint8)
+        pieces.append(fixed)
+        lengths[d] = len(fixed)
+        at = d + 1
+    pieces.append(out[offsets[at] :])
+    new_offsets = np.zeros_like(offsets)
+    np.cumsum(lengths, out=new_offsets[1:])
+    return np.concatenate(pieces), new_offsets
+
+
+LOWER_TABLE_VERSION = 1
+
+
+@functools.cache
+def lower_table() -> np.ndarray:
+    """An int32 table over all code points: what ``text.normalize`` makes of it wherever it stands, or -1.
+
+    ``table[cp]`` is the lower-cased code point when the character is its own NFKC
+    form, starts no reordering (combining class 0), never composes with the character
+    before it (not the second part of any canonical decomposition, not a Hangul
+    vowel or final jamo), lower-cases to one code point of the same UTF-8 length and
+    is not ``Σ`` (whose lower case depends on its neighbours). A text made only of
+    such characters is already NFKC (the Unicode quick check), so its normal form is
+    the table applied to each code point. Everything else is -1 (the text takes the
+    Python reference). Built once per Unicode version and kept in the cache folder.
+    """
+    from overlap.io.bundled import cache_dir
+
+    path = cache_dir() / f"nfkc-lower-unicode-{unicodedata.unidata_version}-v{LOWER_TABLE_VERSION}.npy"
+    try:
+        table = np.load(path, allow_pickle=False)
+        if table.dtype == np.int32 and table.shape == (0x110000,):
+            return table
+    except (OSError, ValueError):
+        pass
+    table = _build_lower_table()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(temp, "wb") as handle:
+            np.save(handle, table, allow_pickle=False)
+        os.replace(temp, path)
+    except OSError:
+        pass
+    return table
+
+
+def _utf8_width(cp: int) -> int:
+    return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
+
+
+def _build_lower_table() -> np.ndarray:
+    trailers = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
+    for cp in range(0x110000):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) >= 2 and not parts[0].startswith("<"):
+            trailers.update(int(p, 16) for p in parts[1:])
+    table = np.full(0x110000, -1, dtype=np.int32)
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000 or cp == 0x03A3 or cp in trailers:
+            continue
+        char = chr(cp)
+        if unicodedata.combining(char) or unicodedata.normalize("NFKC", char) != char:
+            continue
+        lower = char.lower()
+        if len(lower) == 1 and _utf8_width(ord(lower)) == _utf8_width(cp):
+            table[cp] = ord(lower)
+    return table
+
+
+@njit(cache=True, nogil=True)
+def _lower_packed(raw, offsets, lower, out):
+    """Lower-case each text into ``out`` through ``lower``; flag the texts holding an unmapped code point."""
+    n = offsets.shape[0] - 1
+    slow = np.zeros(n, dtype=np.bool_)
+    for d in range(n):
+        i = offsets[d]
+        end = offsets[d + 1]
+        while i < end:
+            c = raw[i]
+            if c < 0x80:
+                if c >= 65 and c <= 90:
+                    c += 32
+                out[i] = c
+                i += 1
+                continue
+            if c < 0xC2 or c > 0xF4:  # not a lead byte: leave it to the reference
+                slow[d] = True
+                break
+            width = 2 if c < 0xE0 else (3 if c < 0xF0 else 4)
+            if i + width > end:
+                slow[d] = True
+                break
+            cp, width = _decode(raw, i)
+            m = lower[cp]
+            if m < 0:
+                slow[d] = True
+                break
+            if width == 2:
+                out[i] = 0xC0 | (m >> 6)
+                out[i + 1] = 0x80 | (m & 0x3F)
+            elif width == 3:
+                out[i] = 0xE0 | (m >> 12)
+                out[i + 1] = 0x80 | ((m >> 6) & 0x3F)
+                out[i + 2] = 0x80 | (m & 0x3F)
+            else:
+                out[i] = 0xF0 | (m >> 18)
+                out[i + 1] = 0x80 | ((m >> 12) & 0x3F)
+                out[i + 2] = 0x80 | ((m >> 6) & 0x3F)
+                out[i + 3] = 0x80 | (m & 0x3F)
+            i += width
+    return slow
 
 
 @njit(inline="always")

@@ -73,3 +73,40 @@ def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
     tokenize = lexical_kernels._tokenize
     for got, want in zip(tokenize.serial(buf, offsets, table), tokenize.compiled(buf, offsets, table)):
         np.testing.assert_array_equal(got, want)
+
+
+# Texts of characters the compiled lower-casing maps alone (no Python fallback), next to each other in any order.
+_mapped = st.characters(codec=None).filter(lambda c: lexical_kernels.lower_table()[ord(c)] >= 0)
+mapped_text = st.lists(st.one_of(st.text(alphabet=_mapped, max_size=6), st.sampled_from(["É ", "ǅ", "Ａ", "ß "])),
+                       max_size=10).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mapped_text, max_size=6))
+def test_compiled_lowercasing_equals_nfkc_lower_where_it_applies(texts):
+    """The lower table's characters, in any sequence, normalise to the reference's bytes without the fallback."""
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    raw = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    out = np.empty_like(raw)
+    slow = lexical_kernels._lower_packed(raw, offsets, lexical_kernels.lower_table(), out)
+    for d, t in enumerate(texts):
+        want = ref.encode(ref.normalize(t))
+        if all(lexical_kernels.lower_table()[ord(c)] >= 0 for c in t):
+            assert not slow[d]
+            assert out[offsets[d] : offsets[d + 1]].tobytes() == want
+    buf, got = lexical_kernels.normalize_packed(raw, offsets)
+    for d, t in enumerate(texts):
+        assert buf[got[d] : got[d + 1]].tobytes() == ref.encode(ref.normalize(t))
+
+
+def test_lower_table_sends_context_dependent_characters_to_the_reference():
+    table = lexical_kernels.lower_table()
+    for char in "Σİ\u0301\u0308\u1161\u11a8ﬁ①Ⅻ\ud800\u3099":
+        assert table[ord(char)] == -1, char
+    assert table[ord("A")] == ord("a") and table[ord("É")] == ord("é") and table[ord("ς")] == ord("ς")
+    texts = ["ΣΑΣ ΟΔΟΣ", "İstanbul", "cafe\u0301", "ﬁne ①", "\u1100\u1161", "x\ud800y", "plain", ""]
+    buf, offsets = lexical_kernels.pack(texts)
+    for d, t in enumerate(texts):
+        assert buf[offsets[d] : offsets[d + 1]].tobytes() == ref.encode(ref.normalize(t))

@@ -324,11 +324,31 @@ def ngrams(word_hashes, word_offsets, n):
         k = word_offsets[d + 1] - w0
         g0 = gram_offsets[d]
         width = min(k, n)
-        for i in range(gram_offsets[d + 1] - g0):
-            h = _SEED ^ np.uint64(width)
+        count = gram_offsets[d + 1] - g0
+        seed = _SEED ^ np.uint64(width)
+        i = 0
+        while i + 4 <= count:  # four n-grams at once: independent chains of mixes keep the multipliers busy
+            h0 = seed
+            h1 = seed
+            h2 = seed
+            h3 = seed
+            at = w0 + i
+            for j in range(width):
+                h0 = mix64(h0 ^ word_hashes[at + j])
+                h1 = mix64(h1 ^ word_hashes[at + j + 1])
+                h2 = mix64(h2 ^ word_hashes[at + j + 2])
+                h3 = mix64(h3 ^ word_hashes[at + j + 3])
+            out[g0 + i] = h0
+            out[g0 + i + 1] = h1
+            out[g0 + i + 2] = h2
+            out[g0 + i + 3] = h3
+            i += 4
+        while i < count:
+            h = seed
             for j in range(width):
                 h = mix64(h ^ word_hashes[w0 + i + j])
             out[g0 + i] = h
+            i += 1
     return out, gram_offsets
 
 

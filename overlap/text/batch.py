@@ -29,8 +29,8 @@ class LexicalBatch:
     @classmethod
     def from_texts(cls, texts: list[str]) -> "LexicalBatch":
         """Normalise, pack and tokenise ``texts``."""
-        buf, offsets = lexical_kernels.pack(texts)
-        hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets)
+        buf, offsets, counts = lexical_kernels.pack_counted(texts)
+        hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets, counts)
         return cls(buf, offsets, hashes, starts, ends, word_offsets)
 
     def __len__(self) -> int:

@@ -23,6 +23,9 @@ mode queries a shard), and the same fit gives the same card and labels.
 
 from __future__ import annotations
 
+import functools
+import pickle
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +80,27 @@ class FileTask:
 DATA = ("data", -1)  # the dataset's group of probes
 
 
+@dataclass(frozen=True)
+class SharedSides:
+    """A task's ``sides`` and ``calibration_sides`` written once to a local file, read once per worker process.
+
+    Shipping the dataset's tables inside every task pickled them once per corpus
+    file (84 MB a task for 10,000 examples with calibration); a local pool's
+    workers read this file instead, each once, whatever the number of files.
+    """
+
+    path: str
+
+    def load(self) -> tuple[dict[str, Any], dict[tuple[str, int], dict[str, Any]] | None]:
+        return _load_shared(self.path)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_shared(path: str):
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
 def stream_file(task: FileTask) -> dict[str, Any]:
     """Read one corpus file once and return every signal's partial result (run by an engine).
 
@@ -86,8 +110,11 @@ def stream_file(task: FileTask) -> dict[str, Any]:
     ``(group, part)`` to ``{signal: partial}``.
     """
     started = time.perf_counter()
-    groups: dict[tuple[str, int], tuple[tuple[str, ...], dict[str, Any]]] = {DATA: (task.names, task.sides)}
-    for group, sides in (task.calibration_sides or {}).items():
+    task_sides, calibration_sides = task.sides, task.calibration_sides
+    if isinstance(task_sides, SharedSides):
+        task_sides, calibration_sides = task_sides.load()
+    groups: dict[tuple[str, int], tuple[tuple[str, ...], dict[str, Any]]] = {DATA: (task.names, task_sides)}
+    for group, sides in (calibration_sides or {}).items():
         groups[group] = (tuple(sides), sides)
     probes: dict[tuple[tuple[str, int], int], dict[str, Any]] = {}
     offsets: dict[int, int] = {}
@@ -122,6 +149,22 @@ def stream_file(task: FileTask) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "partials": {key: {name: p.finish() for name, p in group.items()} for key, group in sorted(probes.items())},
     }
+
+
+def _worker_setup(threads: int) -> None:
+    """A stream worker's start: its threads, then every lexical kernel loaded once on a tiny input (numba's
+    cache, the character tables), so that the first corpus file pays none of it."""
+    set_threads(threads)
+    from overlap.pipeline.build import index_params
+
+    names = tuple(registry.lexical())
+    params = index_params(list(names))
+    tiny = LexicalBatch.from_texts(["a warm up text of more than eight words, so every n-gram kernel runs once"])
+    for name in names:
+        mode = stream_mode(name)
+        probe = mode.Probe(mode.side(tiny, params), params)
+        probe.add(tiny, ["warm"], 0)
+        probe.finish()
 
 
 def gather_calibration(files: list[str], text_field: str | None, id_field: str | None, on_error: str,
@@ -165,6 +208,9 @@ def stream_corpus(
         raise ValueError("--corpus: no corpus files found")
     params = index_params(names, None, options.model)
     signal_options = options.signal_options() or None
+    runner = engine.start(_worker_setup)
+    if hasattr(runner, "warm"):
+        runner.warm(len(files))  # workers start (imports, compiled kernels loaded) while the tables are built
     batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
     for name in names:
@@ -210,23 +256,35 @@ def stream_corpus(
     mergers = group_mergers[DATA]
     per_file = max(kfold, 2)
     names_shared = tuple(names)
-    tasks = [FileTask(number=number, source=source, params=params, names=names_shared, sides=sides,
+    shipped: Any = sides
+    shipped_calibration = calibration_sides or None
+    folder = None
+    if engine.kind == "local" and (engine.workers or 1) > 1 and len(files) > 1:
+        folder = tempfile.TemporaryDirectory(prefix="overlap-stream-")
+        path = str(Path(folder.name) / "sides.pickle")
+        with open(path, "wb") as handle:
+            pickle.dump((sides, shipped_calibration), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        shipped, shipped_calibration = SharedSides(path), None
+    tasks = [FileTask(number=number, source=source, params=params, names=names_shared, sides=shipped,
                       text_field=text_field, id_field=id_field, on_error=on_error, max_text_bytes=max_text_bytes,
                       options=signal_options, holdout_rate=rate, holdout_kfold=kfold,
-                      calibration_sides=calibration_sides or None)
+                      calibration_sides=shipped_calibration)
              for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
-    runner = engine.start(set_threads)
-    for part in runner.map(stream_file, tasks):
-        for (group, fold), partials in part["partials"].items():
-            for name, partial in partials.items():
-                group_mergers[group][name].add(part["number"] * per_file + fold, partial)
-        rejects += part["rejects"]
-        meter.done += Path(part["source"]).stat().st_size
-        if progress:
-            progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
-                     f"{part['documents']} documents; {meter.line(meter.clock())}")
+    try:
+        for part in runner.map(stream_file, tasks):
+            for (group, fold), partials in part["partials"].items():
+                for name, partial in partials.items():
+                    group_mergers[group][name].add(part["number"] * per_file + fold, partial)
+            rejects += part["rejects"]
+            meter.done += Path(part["source"]).stat().st_size
+            if progress:
+                progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
+                         f"{part['documents']} documents; {meter.line(meter.clock())}")
+    finally:
+        if folder is not None:
+            folder.cleanup()
     results = {name: mergers[name].result(batch) for name in names}
     attach_sources(results, [source_name(f) for f in files for _ in range(per_file)])  # merged per file part
     prepared = {name: stream_mode(name).prepared(sides[name]) for name in names if stream_mode(name).prepared}

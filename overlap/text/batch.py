@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from overlap.text import kernels as lexical_kernels
@@ -29,7 +30,9 @@ class LexicalBatch:
     @classmethod
     def from_texts(cls, texts: list[str]) -> "LexicalBatch":
         """Normalise, pack and tokenise ``texts``."""
-        buf, offsets, counts = lexical_kernels.pack_counted(texts)
+        if numba.get_num_threads() == 1 or sum(map(len, texts)) < 1 << 18:
+            return cls(*lexical_kernels.pack_tokenized(texts))  # one fused pass (a stream worker, small inputs)
+        buf, offsets, counts = lexical_kernels.pack_counted(texts)  # parallel over texts
         hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets, counts)
         return cls(buf, offsets, hashes, starts, ends, word_offsets)
 

@@ -89,6 +89,134 @@ def normalize_packed(raw: np.ndarray, offsets: np.ndarray, text_of=None) -> tupl
     return np.concatenate(pieces), new_offsets, counts
 
 
+def pack_tokenized(texts: list[str]):
+    """Normalise, pack, split and hash ``texts`` in one compiled pass over their UTF-8 bytes (one thread).
+
+    Returns ``(buf, offsets, hashes, starts, ends, word_offsets)``, equal to
+    :func:`pack` then :func:`tokenize`. A quick scan first finds the texts the
+    lower table cannot map code point by code point (:func:`lower_tables`); those
+    are normalised beforehand (their expansions in compiled code, the rest by the
+    reference) and then only split and hashed; every other text is lower-cased,
+    split and hashed in the same pass, ASCII bytes on a fast path.
+    """
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    raw = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    lower, exp_offsets, exp_bytes = lower_tables()
+    flags = _prescan(raw, offsets, lower)
+    done = flags != 0
+    if done.any():
+        pieces: list[np.ndarray] = []
+        lengths = np.diff(offsets)
+        at = 0
+        for d in np.flatnonzero(done).tolist():
+            pieces.append(raw[offsets[at] : offsets[d]])
+            if flags[d] == 2:
+                fixed = _expand(raw[offsets[d] : offsets[d + 1]], lower, exp_offsets, exp_bytes)
+            else:
+                fixed = np.frombuffer(ref.encode(ref.normalize(texts[d])), dtype=np.uint8)
+            pieces.append(fixed)
+            lengths[d] = len(fixed)
+            at = d + 1
+        pieces.append(raw[offsets[at] :])
+        raw = np.concatenate(pieces)
+        offsets = np.zeros_like(offsets)
+        np.cumsum(lengths, out=offsets[1:])
+    n = len(texts)
+    cap = len(raw) // 2 + n + 1  # a word takes a byte and a separator: at most (length + 1) // 2 a text
+    out = np.empty_like(raw)
+    hashes = np.empty(cap, dtype=np.uint64)
+    starts = np.empty(cap, dtype=np.int64)
+    ends = np.empty(cap, dtype=np.int64)
+    word_offsets = np.empty(n + 1, dtype=np.int64)
+    _lower_split_hash(raw, offsets, done, lower, ref.word_char_table(), out, hashes, starts, ends, word_offsets)
+    total = word_offsets[n]
+    return out, offsets, hashes[:total], starts[:total], ends[:total], word_offsets
+
+
+@njit(cache=True, nogil=True)
+def _prescan(raw, offsets, lower):
+    """Per text: 0 when the lower table maps each of its code points, 2 when it holds an expansion, 1 when the
+    reference must normalise it (a code point the table does not map, bytes that are not UTF-8)."""
+    n = offsets.shape[0] - 1
+    flags = np.zeros(n, dtype=np.int8)
+    for d in range(n):
+        i = offsets[d]
+        end = offsets[d + 1]
+        while i < end:
+            if raw[i] < 0x80:
+                i += 1
+                continue
+            if _width_at(raw, i, end) == 0:
+                flags[d] = 1
+                break
+            cp, width = _decode(raw, i)
+            m = lower[cp]
+            if m == -1:
+                flags[d] = 1
+                break
+            if m < -1:
+                flags[d] = 2
+            i += width
+    return flags
+
+
+@njit(cache=True, nogil=True)
+def _lower_split_hash(raw, offsets, done, lower, table, out, hashes, starts, ends, word_offsets):
+    """Lower-case (unless ``done``), split and hash every text: ``_lower_count`` and ``_fill_words`` in one pass."""
+    n = offsets.shape[0] - 1
+    k = 0
+    for d in range(n):
+        word_offsets[d] = k
+        i = offsets[d]
+        end = offsets[d + 1]
+        keep = done[d]
+        inword = False
+        h = _FNV_OFFSET
+        while i < end:
+            c = raw[i]
+            if c < 0x80:
+                if c >= 65 and c <= 90 and not keep:
+                    c += 32
+                out[i] = c
+                if table[c]:
+                    if not inword:
+                        inword = True
+                        h = _FNV_OFFSET
+                        starts[k] = i
+                    h = (h ^ np.uint64(c)) * _FNV_PRIME
+                elif inword:
+                    inword = False
+                    hashes[k] = mix64(h)
+                    ends[k] = i
+                    k += 1
+                i += 1
+                continue
+            cp, width = _decode(raw, i)
+            m = cp if keep else lower[cp]
+            _put(out, i, m, width)
+            if table[m]:
+                if not inword:
+                    inword = True
+                    h = _FNV_OFFSET
+                    starts[k] = i
+                for j in range(i, i + width):
+                    h ^= np.uint64(out[j])
+                    h *= _FNV_PRIME
+            elif inword:
+                inword = False
+                hashes[k] = mix64(h)
+                ends[k] = i
+                k += 1
+            i += width
+        if inword:
+            hashes[k] = mix64(h)
+            ends[k] = end
+            k += 1
+    word_offsets[n] = k
+
+
 LOWER_TABLE_VERSION = 2
 
 

@@ -130,3 +130,14 @@ def test_lower_table_sends_context_dependent_characters_to_the_reference():
     buf, got, _ = lexical_kernels.normalize_packed(raw, offsets,
                                                    lambda d: raw[offsets[d]:offsets[d + 1]].tobytes().decode("utf-8", "replace"))
     assert buf[got[0]:got[1]].tobytes() == b"ok "
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(unicode_text, mapped_text), max_size=8))
+def test_fused_pass_equals_pack_then_tokenize(texts):
+    """The one-pass kernel (a stream worker's) gives the two-pass (parallel) path's buffer, words and spans."""
+    fused = lexical_kernels.pack_tokenized(texts)
+    buf, offsets, counts = lexical_kernels.pack_counted(texts)
+    for got, want in zip(fused, (buf, offsets, *lexical_kernels.tokenize(buf, offsets, counts))):
+        np.testing.assert_array_equal(got, want)
+    _check_lexical(texts)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from overlap.text import kernels as lexical_kernels
@@ -30,9 +29,11 @@ class LexicalBatch:
     @classmethod
     def from_texts(cls, texts: list[str]) -> "LexicalBatch":
         """Normalise, pack and tokenise ``texts``."""
-        if numba.get_num_threads() == 1 or sum(map(len, texts)) < 1 << 18:
-            return cls(*lexical_kernels.pack_tokenized(texts))  # one fused pass (a stream worker, small inputs)
-        buf, offsets, counts = lexical_kernels.pack_counted(texts)  # parallel over texts
+        if sum(map(len, texts)) < 1 << 16:
+            # Small inputs (evidence, one document at a time): one fused pass, one kernel call. On large ones its
+            # arrays sized for the most words a text can hold cost more in page faults than the pass saves.
+            return cls(*lexical_kernels.pack_tokenized(texts))
+        buf, offsets, counts = lexical_kernels.pack_counted(texts)  # normalised and counted in one pass
         hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets, counts)
         return cls(buf, offsets, hashes, starts, ends, word_offsets)
 

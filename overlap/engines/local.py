@@ -43,6 +43,11 @@ class LocalEngine:
                 pool.submit(int)  # spawns a worker (its setup runs first)
             self._pool = (processes, pool)
 
+    def __del__(self) -> None:
+        # Warmed but never mapped (the caller failed in between): let the idle workers go.
+        if getattr(self, "_pool", None) is not None:
+            self._pool[1].shutdown(wait=False, cancel_futures=True)
+
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order."""
         items = list(items)

@@ -36,3 +36,11 @@ def test_warmed_workers_are_the_ones_map_uses():
     engine.warm(1)  # one item: nothing to start, the map runs here
     assert engine._pool is None
     assert list(engine.map(_pid_after_setup, [0])) == [os.getpid()]
+
+
+def test_a_warmed_pool_never_mapped_is_let_go():
+    engine = LocalEngine(workers=2)
+    engine.warm(2)
+    pool = engine._pool[1]
+    del engine
+    assert pool._shutdown_thread

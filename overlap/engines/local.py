@@ -25,19 +25,44 @@ class LocalEngine:
                  setup: Callable[[int], None] | None = None):
         self.workers = workers or 1
         self.setup = setup
+        self._pool: tuple[int, ProcessPoolExecutor] | None = None
+
+    def _start(self, processes: int) -> ProcessPoolExecutor:
+        threads = max(1, (os.cpu_count() or 1) // processes)
+        context = multiprocessing.get_context("spawn")
+        initargs = (threads,) if self.setup else ()
+        return ProcessPoolExecutor(processes, mp_context=context, initializer=self.setup, initargs=initargs)
+
+    def warm(self, items: int) -> None:
+        """Start the worker processes for a ``map`` of ``items`` items now, so that their start-up (imports,
+        ``setup``) runs while the caller prepares the items; the next ``map`` uses them."""
+        processes = min(self.workers, items)
+        if processes > 1 and self._pool is None:
+            pool = self._start(processes)
+            for _ in range(processes):
+                pool.submit(int)  # spawns a worker (its setup runs first)
+            self._pool = (processes, pool)
+
+    def __del__(self) -> None:
+        # Warmed but never mapped (the caller failed in between): let the idle workers go.
+        if getattr(self, "_pool", None) is not None:
+            self._pool[1].shutdown(wait=False, cancel_futures=True)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Yield ``fn(item)`` for every item, in order."""
         items = list(items)
         processes = min(self.workers, len(items))
-        if processes <= 1:
+        warmed, self._pool = self._pool, None
+        if processes <= 1 and warmed is None:
             for item in items:
                 yield fn(item)
             return
-        threads = max(1, (os.cpu_count() or 1) // processes)
-        context = multiprocessing.get_context("spawn")
-        initargs = (threads,) if self.setup else ()
-        with ProcessPoolExecutor(processes, mp_context=context, initializer=self.setup, initargs=initargs) as pool:
+        pool = warmed[1] if warmed is not None else self._start(processes)
+        try:
             futures = [pool.submit(fn, item) for item in items]
             for future in futures:
                 yield future.result()
+        finally:
+            # Every result is in (or the caller stopped): the workers wind down (a second or so of freeing
+            # their tables) while the caller goes on; the interpreter joins them at exit.
+            pool.shutdown(wait=False, cancel_futures=True)

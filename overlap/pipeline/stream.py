@@ -124,6 +124,22 @@ def stream_file(task: FileTask) -> dict[str, Any]:
     }
 
 
+def _worker_setup(threads: int) -> None:
+    """A stream worker's start: its threads, then every lexical kernel loaded once on a tiny input (numba's
+    cache, the character tables), so that the first corpus file pays none of it."""
+    set_threads(threads)
+    from overlap.pipeline.build import index_params
+
+    names = tuple(registry.lexical())
+    params = index_params(list(names))
+    tiny = LexicalBatch.from_texts(["a warm up text of more than eight words, so every n-gram kernel runs once"])
+    for name in names:
+        mode = stream_mode(name)
+        probe = mode.Probe(mode.side(tiny, params), params)
+        probe.add(tiny, ["warm"], 0)
+        probe.finish()
+
+
 def gather_calibration(files: list[str], text_field: str | None, id_field: str | None, on_error: str,
                        max_text_bytes: int | None, rate: float, kfold: int) -> calibrate.Gatherer:
     """A first read of the corpus files: what calibration needs of them, as a build's index gives it."""
@@ -165,6 +181,8 @@ def stream_corpus(
         raise ValueError("--corpus: no corpus files found")
     params = index_params(names, None, options.model)
     signal_options = options.signal_options() or None
+    # Workers start (imports, compiled kernels loaded) while the dataset's tables are built.
+    runner = engine.start(_worker_setup, warm=len(files))
     batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
     for name in names:
@@ -217,7 +235,6 @@ def stream_corpus(
              for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
-    runner = engine.start(set_threads)
     for part in runner.map(stream_file, tasks):
         for (group, fold), partials in part["partials"].items():
             for name, partial in partials.items():

@@ -2,7 +2,8 @@
 
 Stream mode holds the small side (a fine-tuning dataset's n-gram hashes, its
 MinHash band hashes) in memory and streams the corpus past it. Each corpus key
-is looked up once: a Bloom filter that fits in cache answers "absent" for
+is looked up once: a blocked Bloom filter (three bits in one 64-bit word, so one
+cache line per key) that fits in cache answers "absent" for
 almost every key of a corpus that mostly does not overlap, and only the rest
 reach the open-addressing table. Keys are the same 64-bit hashes index mode
 stores (``lexical_kernels.py`` and ``signals/minhash_kernels.py`` compute
@@ -40,23 +41,32 @@ class KeyTable:
         _fill(keys, slots, bloom)
         return cls(keys, slots, bloom)
 
+    def __reduce__(self):
+        """Pickled as its keys alone: the table and the filter are rebuilt on arrival (a third of the bytes to ship)."""
+        return (KeyTable.build, (self.keys,))
+
     def find(self, queries: np.ndarray) -> np.ndarray:
         """Position of each query in ``keys``, -1 where absent."""
         out = np.empty(len(queries), dtype=np.int64)
         _find_all(self.keys, self.slots, self.bloom, np.ascontiguousarray(queries, dtype=np.uint64), out)
         return out
 
-    def contains(self, queries: np.ndarray) -> np.ndarray:
-        """Whether each query is one of ``keys``."""
+    def contains(self, queries: np.ndarray, mask: int = (1 << 64) - 1) -> np.ndarray:
+        """Whether each query (its bits in ``mask``: ``query & mask``) is one of ``keys``."""
         out = np.empty(len(queries), dtype=np.bool_)
-        _contains_all(self.keys, self.slots, self.bloom, np.ascontiguousarray(queries, dtype=np.uint64), out)
+        _contains_all(self.keys, self.slots, self.bloom, np.ascontiguousarray(queries, dtype=np.uint64),
+                      np.uint64(mask), out)
         return out
 
 
 @njit(inline="always")
-def _bloom_bits(m, words):
-    mask = np.uint64(words * 64 - 1)
-    return m & mask, (m >> np.uint64(40)) & mask
+def _bloom_word(m, words):
+    """The Bloom filter word of mixed key ``m`` and the three bits it sets there (one cache line per probe)."""
+    w = (m >> np.uint64(40)) & np.uint64(words - 1)
+    one = np.uint64(1)
+    bits = (one << (m & np.uint64(63))) | (one << ((m >> np.uint64(6)) & np.uint64(63))) \
+        | (one << ((m >> np.uint64(12)) & np.uint64(63)))
+    return w, bits
 
 
 @njit(cache=True)
@@ -64,9 +74,8 @@ def _fill(keys, slots, bloom):
     mask = np.uint64(slots.shape[0] - 1)
     for i in range(keys.shape[0]):
         m = mix64(keys[i])
-        a, b = _bloom_bits(m, bloom.shape[0])
-        bloom[a >> np.uint64(6)] |= np.uint64(1) << (a & np.uint64(63))
-        bloom[b >> np.uint64(6)] |= np.uint64(1) << (b & np.uint64(63))
+        w, bits = _bloom_word(m, bloom.shape[0])
+        bloom[w] |= bits
         s = m & mask
         while slots[s] >= 0:
             s = (s + np.uint64(1)) & mask
@@ -76,10 +85,8 @@ def _fill(keys, slots, bloom):
 @njit(inline="always")
 def _find(keys, slots, bloom, key):
     m = mix64(key)
-    a, b = _bloom_bits(m, bloom.shape[0])
-    if (bloom[a >> np.uint64(6)] >> (a & np.uint64(63))) & np.uint64(1) == 0:
-        return -1
-    if (bloom[b >> np.uint64(6)] >> (b & np.uint64(63))) & np.uint64(1) == 0:
+    w, bits = _bloom_word(m, bloom.shape[0])
+    if bloom[w] & bits != bits:
         return -1
     mask = np.uint64(slots.shape[0] - 1)
     s = m & mask
@@ -98,9 +105,9 @@ def _find_all(keys, slots, bloom, queries, out):
 
 
 @njit(cache=True, nogil=True)
-def _contains_all(keys, slots, bloom, queries, out):
+def _contains_all(keys, slots, bloom, queries, mask, out):
     for i in range(queries.shape[0]):
-        out[i] = _find(keys, slots, bloom, queries[i]) >= 0
+        out[i] = _find(keys, slots, bloom, queries[i] & mask) >= 0
 
 
 @njit(cache=True, nogil=True)

@@ -29,8 +29,12 @@ class LexicalBatch:
     @classmethod
     def from_texts(cls, texts: list[str]) -> "LexicalBatch":
         """Normalise, pack and tokenise ``texts``."""
-        buf, offsets = lexical_kernels.pack(texts)
-        hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets)
+        if sum(map(len, texts)) < 1 << 16:
+            # Small inputs (evidence, one document at a time): one fused pass, one kernel call. On large ones its
+            # arrays sized for the most words a text can hold cost more in page faults than the pass saves.
+            return cls(*lexical_kernels.pack_tokenized(texts))
+        buf, offsets, counts = lexical_kernels.pack_counted(texts)  # normalised and counted in one pass
+        hashes, starts, ends, word_offsets = lexical_kernels.tokenize(buf, offsets, counts)
         return cls(buf, offsets, hashes, starts, ends, word_offsets)
 
     def __len__(self) -> int:

@@ -17,3 +17,30 @@ def test_processes_keep_input_order():
     engine = LocalEngine(workers=2)
     assert list(engine.map(abs, [-3, 2, -1, 0, -7])) == [3, 2, 1, 0, 7]
     assert list(engine.map(abs, [])) == []
+
+
+def _pid_after_setup(_item):
+    return os.getpid()
+
+
+def test_warmed_workers_are_the_ones_map_uses():
+    """``warm`` starts the pool ahead of ``map`` (stream mode: workers load their kernels while the dataset's
+    tables are built); the map then runs on those processes, in order, and a later map starts afresh."""
+    engine = LocalEngine(workers=2)
+    engine.warm(3)
+    assert engine._pool is not None
+    assert list(engine.map(abs, [-3, 2, -1])) == [3, 2, 1]
+    assert engine._pool is None
+    pids = set(engine.map(_pid_after_setup, range(4)))
+    assert os.getpid() not in pids
+    engine.warm(1)  # one item: nothing to start, the map runs here
+    assert engine._pool is None
+    assert list(engine.map(_pid_after_setup, [0])) == [os.getpid()]
+
+
+def test_a_warmed_pool_never_mapped_is_let_go():
+    engine = LocalEngine(workers=2)
+    engine.warm(2)
+    pool = engine._pool[1]
+    del engine
+    assert pool._shutdown_thread

@@ -73,3 +73,71 @@ def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
     tokenize = lexical_kernels._tokenize
     for got, want in zip(tokenize.serial(buf, offsets, table), tokenize.compiled(buf, offsets, table)):
         np.testing.assert_array_equal(got, want)
+
+
+# Texts of characters the compiled lower-casing maps alone or expands, next to each other in any order.
+_mapped = st.characters(codec=None).filter(lambda c: lexical_kernels.lower_table()[ord(c)] != -1)
+mapped_text = st.lists(st.one_of(st.text(alphabet=_mapped, max_size=6),
+                                 st.sampled_from(["É ", "ǅ", "Ａ", "ß ", "…", "½", "x²", "ﬁne", "①"])),
+                       max_size=10).map("".join)
+
+
+def _packed(texts):
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def _check_normalized(texts, buf, offsets, counts):
+    for d, t in enumerate(texts):
+        want = ref.encode(ref.normalize(t))
+        assert buf[offsets[d] : offsets[d + 1]].tobytes() == want
+        assert counts[d] == len(ref.word_spans(ref.normalize(t)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mapped_text, max_size=6))
+def test_compiled_lowercasing_equals_nfkc_lower_where_it_applies(texts):
+    """The lower table's characters and expansions, in any sequence, normalise as the reference does, compiled."""
+    raw, offsets = _packed(texts)
+    tables = lexical_kernels.lower_tables()
+    out = np.empty_like(raw)
+    flags, _ = lexical_kernels._lower_count(raw, offsets, *tables, ref.word_char_table(), out)
+    assert not (flags == 1).any()  # none took the Python reference
+    _check_normalized(texts, *lexical_kernels.normalize_packed(raw, offsets))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(unicode_text, max_size=6))
+def test_normalize_packed_equals_the_reference_on_any_text(texts):
+    _check_normalized(texts, *lexical_kernels.normalize_packed(*_packed(texts)))
+    _check_normalized(texts, *lexical_kernels.pack_counted(texts))
+
+
+def test_lower_table_sends_context_dependent_characters_to_the_reference():
+    table = lexical_kernels.lower_table()
+    for char in "Σİ\u0301\u0308\u1161\u11a8\ud800\u3099":
+        assert table[ord(char)] == -1, char
+    for char in "…½²ﬁ①Ⅻ":
+        assert table[ord(char)] <= -2, char
+    assert table[ord("A")] == ord("a") and table[ord("É")] == ord("é") and table[ord("ς")] == ord("ς")
+    texts = ["ΣΑΣ ΟΔΟΣ", "İstanbul", "cafe\u0301", "ﬁne ①…", "x² and ½", "\u1100\u1161", "x\ud800y", "plain", "",
+             "e\u0301…", "…\u0301", "½\u0308"]
+    _check_normalized(texts, *lexical_kernels.pack_counted(texts))
+    raw = np.frombuffer(b"ok \xff\xfe bad \xe2\x80", dtype=np.uint8)  # not UTF-8: the reference decides
+    offsets = np.array([0, 3, len(raw)], dtype=np.int64)
+    buf, got, _ = lexical_kernels.normalize_packed(raw, offsets,
+                                                   lambda d: raw[offsets[d]:offsets[d + 1]].tobytes().decode("utf-8", "replace"))
+    assert buf[got[0]:got[1]].tobytes() == b"ok "
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(unicode_text, mapped_text), max_size=8))
+def test_fused_pass_equals_pack_then_tokenize(texts):
+    """The one-pass kernel (a stream worker's) gives the two-pass (parallel) path's buffer, words and spans."""
+    fused = lexical_kernels.pack_tokenized(texts)
+    buf, offsets, counts = lexical_kernels.pack_counted(texts)
+    for got, want in zip(fused, (buf, offsets, *lexical_kernels.tokenize(buf, offsets, counts))):
+        np.testing.assert_array_equal(got, want)
+    _check_lexical(texts)

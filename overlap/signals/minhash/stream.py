@@ -63,9 +63,12 @@ class Side:
     texts: int
 
 
+SHINGLE_MASK = 0xFFFFFFFF
+
+
 def shingle_keys(grams: np.ndarray) -> np.ndarray:
     """The part of each shingle hash MinHash sees: its low 32 bits."""
-    return grams & np.uint64(0xFFFFFFFF)
+    return grams & np.uint64(SHINGLE_MASK)
 
 
 def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side:
@@ -96,7 +99,7 @@ class Probe:
     def add(self, batch: LexicalBatch, ids: list[str], doc_base: int) -> None:
         p = self.params
         changed = np.zeros(len(self.side.sigs), dtype=bool)
-        hit = self.side.shingles.contains(shingle_keys(batch.grams(p["shingle_n"])[0]))
+        hit = self.side.shingles.contains(batch.grams(p["shingle_n"])[0], SHINGLE_MASK)  # shingle_keys, fused
         for sigs, meta, numbers, count in minhash.hit_window_rows(batch, p, self.perm, hit):
             if len(sigs):
                 wbands = stored_band(minhash_kernels.band_hashes(sigs, p["bands"], p["rows"]))

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-from overlap.signals.probe import KeyTable, _find
+from overlap.signals.probe import KeyTable, _find  # inlined: numba's cache tracks only this file, touch it when _find changes (blocked Bloom filter)
 
 COUNTS = "ngram_counts.npy"
 COUNT_DTYPE = np.uint8

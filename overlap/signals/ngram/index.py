@@ -202,6 +202,7 @@ def _exposure(result: SignalResult, shard: np.ndarray, doc: np.ndarray, freq: np
     span_start = np.full(texts, -1, dtype=np.int64)
     span_end = np.full(texts, -1, dtype=np.int64)
     cited = SignalResult.empty(texts)
+    spans = []
     for d in np.flatnonzero(result.score > 0):
         lo, hi = offsets[d], offsets[d + 1]
         start, length = ngram_counts.longest_run(found[lo:hi])
@@ -216,6 +217,10 @@ def _exposure(result: SignalResult, shard: np.ndarray, doc: np.ndarray, freq: np
             for name in ("shard", "doc", "start", "end"):
                 getattr(cited, name)[d] = getattr(result, name)[d]
             continue
+        spans.append((key, int(d), start, length))
+    spans.sort()  # document by document, so each cited document is tokenised once (the store caches a few)
+    for key, d, start, length in spans:
+        lo = offsets[d]
         group = groups[key >> 32] if groups else 1
         _cite_span(cited, d, docs, n, grams[lo + start : lo + start + length], key, group)
     result.details = {

@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         build = run(overlap + ["index", "build", str(reference), "--out", str(index), "--model", spec], env) \
             if not (index / "manifest.json").exists() else (float("nan"), 0.0, "")
         out = work / f"scores-{tag}.parquet"
-        scan = run(overlap + ["scan", str(dataset), "--index", str(index), "--out", str(out), "--overwrite"], env)
+        # A bundled model's index names its model; a model folder (a candidate) is passed again.
+        again = ["--model", spec] if Path(spec).is_dir() else []
+        scan = run(overlap + ["scan", str(dataset), "--index", str(index), "--out", str(out), "--overwrite"] + again, env)
         scores = pl.read_parquet(out)
         pos, neg, shuf = labels == 1, labels == 0, labels == -1
         para = pos & (scores["ngram_containment"].fill_null(0).to_numpy() < PARAPHRASE_BELOW)

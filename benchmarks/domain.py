@@ -40,6 +40,7 @@ import random
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +51,40 @@ from fast_default import run  # noqa: E402  (same timing harness as the default-
 
 INFO = Path("/usr/share/info")
 MAN1 = Path("/usr/share/man/man1")
-REFERENCE_MANUALS = ("coreutils", "grep", "sed", "find", "diffutils", "gzip", "bzip2")
-POSITIVE_PACKAGES = ("coreutils", "grep", "sed", "findutils", "diffutils", "gzip", "bzip2")
-NEGATIVE_PACKAGES = ("tar", "openssh-client", "wget", "gpg", "bc", "ed", "time", "procps", "util-linux", "dpkg",
-                     "apt", "less", "man-db", "xz-utils", "curl")
+
+
+@dataclass(frozen=True)
+class DomainSet:
+    """A reference (the Texinfo manuals indexed), positives (man pages of the programs they document)
+    and negatives (man pages of a neighbouring domain they do not cover)."""
+
+    manuals: tuple[str, ...]
+    positives: tuple[str, ...]
+    negatives: tuple[str, ...]
+
+
+SETS = {
+    "coreutils": DomainSet(
+        manuals=("coreutils", "grep", "sed", "find", "diffutils", "gzip", "bzip2"),
+        positives=("coreutils", "grep", "sed", "findutils", "diffutils", "gzip", "bzip2"),
+        negatives=("tar", "openssh-client", "wget", "gpg", "bc", "ed", "time", "procps", "util-linux", "dpkg",
+                   "apt", "less", "man-db", "xz-utils", "curl")),
+    "gettext-gnupg": DomainSet(
+        manuals=("gettext", "gnupg", "wget", "bc", "ed", "time"),
+        positives=("gettext", "gettext-base", "gpg", "gpg-agent", "gpgsm", "gpgconf", "gpgv", "gnupg-utils",
+                   "dirmngr", "wget", "ed", "bc", "time"),
+        negatives=("coreutils", "grep", "sed", "findutils", "diffutils", "gzip", "bzip2", "tar", "openssh-client",
+                   "procps", "util-linux", "dpkg", "apt", "less", "man-db", "xz-utils", "curl")),
+}
 SKIP_SECTIONS = {"NAME", "SYNOPSIS", "AUTHOR", "AUTHORS", "REPORTING BUGS", "COPYRIGHT", "SEE ALSO", "BUGS",
                  "HISTORY", "EXIT STATUS", "ENVIRONMENT", "FILES", "STANDARDS", "AVAILABILITY", "COLOPHON"}
 PARAPHRASE_BELOW = 0.2  # ngram_containment under which a positive counts as restated, not copied
 
 
-def info_documents() -> list[dict]:
+def info_documents(manuals: tuple[str, ...]) -> list[dict]:
     """One document per node of each reference manual (the node header line dropped)."""
     docs = []
-    for manual in REFERENCE_MANUALS:
+    for manual in manuals:
         files = sorted(INFO.glob(f"{manual}.info*.gz"))
         for path in files:
             text = gzip.open(path, "rt", encoding="utf-8", errors="replace").read()
@@ -137,13 +159,13 @@ def queries(packages: tuple[str, ...], per_page: int, rng: random.Random) -> lis
     return out
 
 
-def write_inputs(work: Path, per_page: int, seed: int) -> tuple[Path, Path, int]:
+def write_inputs(work: Path, domain: DomainSet, per_page: int, seed: int) -> tuple[Path, Path, int]:
     rng = random.Random(seed)
     reference = work / "reference.jsonl"
-    docs = info_documents()
+    docs = info_documents(domain.manuals)
     reference.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-    pos = queries(POSITIVE_PACKAGES, per_page, rng)
-    neg = queries(NEGATIVE_PACKAGES, per_page, rng)
+    pos = queries(domain.positives, per_page, rng)
+    neg = queries(domain.negatives, per_page, rng)
     n = min(len(pos), len(neg))
     records = [{**q, "label": 1} for q in rng.sample(pos, n)] + [{**q, "label": 0} for q in rng.sample(neg, n)]
     # Shuffled-word copies of the positives: the same bag of words, no sentence left.
@@ -167,12 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True)
     parser.add_argument("--models", default="default,minilm")
+    parser.add_argument("--set", choices=sorted(SETS), default="coreutils",
+                        help="which manuals and man pages (see SETS)")
     parser.add_argument("--per-page", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    reference, dataset, words = write_inputs(work, args.per_page, args.seed)
+    reference, dataset, words = write_inputs(work, SETS[args.set], args.per_page, args.seed)
     labels = pl.read_ndjson(dataset)["label"].to_numpy()
     env = {**os.environ, "OVERLAP_CACHE": str(work / "cache")}
     overlap = [sys.executable, "-m", "overlap.cli"]

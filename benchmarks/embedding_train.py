@@ -17,6 +17,11 @@ Two steps, both offline, CPU only::
     # train and write a static model folder (same format and size as the shipped one)
     nice -n 19 python benchmarks/embedding_train.py train --work /tmp/tl --out /tmp/tl/static-tl
 
+``idf`` writes the term-similarity weights (``overlap/signals/embedding/term_idf.npy``)
+from the same sampled texts and the bundled chunks (seconds; no MiniLM needed)::
+
+    python benchmarks/embedding_train.py idf --work /tmp/tl
+
 Training text (never the domain benchmark's /usr/share/info or /usr/share/man):
 
 * the bundled reference corpus' 128-word chunks, whose MiniLM vectors ship in
@@ -160,12 +165,8 @@ def sample_texts(seed: int, sizes: dict[str, int]) -> list[tuple[str, str, str]]
     return out
 
 
-def collect(args) -> None:
-    import torch
-
-    from overlap.signals.embedding import models
-
-    torch.set_num_threads(args.threads)
+def sampled_rows(args) -> list[dict]:
+    """The sampled texts of ``WORK/texts.jsonl``, sampled and written there first if it is not."""
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     texts_file = work / "texts.jsonl"
@@ -176,8 +177,38 @@ def collect(args) -> None:
         tmp = texts_file.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps({"source": s, "group": g, "text": t}) + "\n" for s, g, t in rows))
         tmp.rename(texts_file)
-    rows = [json.loads(line) for line in texts_file.read_text().splitlines()]
-    texts = [r["text"] for r in rows]
+    return [json.loads(line) for line in texts_file.read_text().splitlines()]
+
+
+def term_idf(args) -> None:
+    """The term-similarity weights (``overlap/signals/embedding/term_idf.npy``) from the sampled texts
+    and the bundled reference corpus' embedding chunks: ``1 + ln((1 + N) / (1 + df))`` per word piece,
+    0 for pieces in ``STOPWORD_SHARE`` of the texts or more."""
+    from overlap.signals.embedding import terms
+
+    texts = [r["text"] for r in sampled_rows(args)] + bundled_chunks(with_vectors=False)[0]
+    tokenizer = terms._tokenizer()
+    vocab = tokenizer.get_vocab_size()
+    df = np.zeros(vocab, dtype=np.int64)
+    for lo in range(0, len(texts), 4096):
+        for encoding in tokenizer.encode_batch([t.lower() for t in texts[lo : lo + 4096]], add_special_tokens=False):
+            df[np.unique(np.asarray(encoding.ids, dtype=np.int64))] += 1
+    n = len(texts)
+    weights = (1.0 + np.log((1.0 + n) / (1.0 + df))).astype(np.float32)
+    weights[df >= terms.STOPWORD_SHARE * n] = 0.0
+    np.save(args.out, weights, allow_pickle=False)
+    print(f"{n} texts, {int((df > 0).sum())} of {vocab} pieces seen, {int((weights == 0).sum())} stopwords; "
+          f"wrote {args.out}", flush=True)
+
+
+def collect(args) -> None:
+    import torch
+
+    from overlap.signals.embedding import models
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    texts = [r["text"] for r in sampled_rows(args)]
     model = models.load_model("minilm")
     started = time.monotonic()
     done_tokens = 0
@@ -194,8 +225,9 @@ def collect(args) -> None:
               f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
-def bundled_chunks() -> tuple[list[str], list[str], np.ndarray]:
-    """Texts, groups and shipped MiniLM vectors of the bundled reference corpus' embedding chunks."""
+def bundled_chunks(with_vectors: bool = True) -> tuple[list[str], list[str], np.ndarray | None]:
+    """Texts, groups and shipped MiniLM vectors of the bundled reference corpus' embedding chunks
+    (every chunk and no vectors when not ``with_vectors``)."""
     from overlap.io import bundled as data
     from overlap.io import iter_corpus_batches
     from overlap.signals.embedding import index as embedding
@@ -213,6 +245,8 @@ def bundled_chunks() -> tuple[list[str], list[str], np.ndarray]:
             texts += embedding.chunk_texts(lexical, doc, start, end)
             groups += [f"bundled:{source.name}:{n + int(d)}" for d in doc]
             n += len(batch.texts)
+    if not with_vectors:
+        return texts, groups, None
     shipped = data.corpora_dir() / "embeddings" / cache_subdir(sha)
     cache = EmbeddingCache(Path("/nonexistent-overlap-cache"), dim, readonly=[shipped])
     vectors, found = cache.get(text_keys(sha, texts))
@@ -383,14 +417,17 @@ def write_model(out: Path, base: Path, weights: np.ndarray, args, history, n_tra
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("collect", help="sample texts and embed them with MiniLM")
-    c.add_argument("--work", required=True)
-    c.add_argument("--seed", type=int, default=0)
+    sampling = argparse.ArgumentParser(add_help=False)
+    sampling.add_argument("--work", required=True)
+    sampling.add_argument("--seed", type=int, default=0)
+    sampling.add_argument("--pydoc", type=int, default=7000)
+    sampling.add_argument("--wordnet", type=int, default=4000)
+    sampling.add_argument("--fortunes", type=int, default=3000)
+    sampling.add_argument("--windows", type=int, default=4000)
+    c = sub.add_parser("collect", parents=[sampling], help="sample texts and embed them with MiniLM")
     c.add_argument("--threads", type=int, default=2)
-    c.add_argument("--pydoc", type=int, default=7000)
-    c.add_argument("--wordnet", type=int, default=4000)
-    c.add_argument("--fortunes", type=int, default=3000)
-    c.add_argument("--windows", type=int, default=4000)
+    i = sub.add_parser("idf", parents=[sampling], help="count word pieces over the sampled texts and write the term weights")
+    i.add_argument("--out", default=str(ROOT / "overlap" / "signals" / "embedding" / "term_idf.npy"))
     t = sub.add_parser("train", help="train the static rows and write a model folder")
     t.add_argument("--work", required=True)
     t.add_argument("--out", required=True)
@@ -403,7 +440,7 @@ def main() -> None:
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--no-bundled", action="store_true", help="leave out the bundled chunks' shipped MiniLM vectors")
     args = parser.parse_args()
-    collect(args) if args.cmd == "collect" else train(args)
+    {"collect": collect, "idf": term_idf, "train": train}[args.cmd](args)
 
 
 if __name__ == "__main__":

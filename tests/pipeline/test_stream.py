@@ -189,3 +189,7 @@ def test_semantic_stream_within_001_of_index_scan(tmp_path, sample_examples):
     assert np.nanmean(a) > 0.3  # real matches, not two rows of zeros
     same = (indexed["semantic_doc_id"] == streamed["semantic_doc_id"]).mean()
     assert same >= 0.9
+    # Term similarity is exact in both modes: the same value to the bit.
+    terms_indexed = indexed["term_similarity"].to_numpy()
+    assert np.array_equal(terms_indexed, streamed["term_similarity"].to_numpy(), equal_nan=True)
+    assert np.nanmin(terms_indexed) >= 0.0 and np.nanmax(terms_indexed) > 0.2  # real matches, not zeros

@@ -1,8 +1,9 @@
 """Semantic similarity: best cosine between a text's embedding and a corpus chunk's, through FAISS.
 
 ``index`` builds and queries the FAISS shards, ``stream`` embeds corpus chunks as
-they pass; ``models`` (with ``static_model``) loads and identifies the embedding
-model, ``cache`` keeps vectors by content hash, ``distill`` makes static models.
+they pass; ``terms`` measures beside the cosine the IDF-weighted cosine of the
+chunks' word pieces (``term_similarity``); ``models`` (with ``static_model``)
+loads and identifies the embedding model, ``cache`` keeps vectors by content hash, ``distill`` makes static models.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from overlap.signals.base import Signal, StreamMode
 from overlap.signals.embedding import stream
 from overlap.signals.embedding.index import (
-    NAME, Builder, Reader, compatibility_problems, default_params, map_points, merge, model_params, prepare,
+    NAME, TERM_SIMILARITY, Builder, Reader, compatibility_problems, default_params, map_points, merge, model_params,
+    prepare,
 )
 
 SIGNAL = Signal(
@@ -25,6 +27,9 @@ SIGNAL = Signal(
     merge=merge,
     stream=StreamMode(stream.side, stream.Probe, stream.Merger, prepared=stream.prepared),
     content=True,
+    # The embedding's cosine and the word pieces' IDF-weighted cosine (``terms``), on the same chunks.
+    measures=(TERM_SIMILARITY,),
+    inputs=("semantic_similarity", TERM_SIMILARITY),
     map_points=map_points,
     prepare=prepare,
     compatibility_problems=compatibility_problems,

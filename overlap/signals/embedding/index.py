@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from overlap.signals.embedding import models
+from overlap.signals.embedding import models, terms
 from overlap.signals.embedding.cache import EmbeddingCache, text_keys
 from overlap.index.documents import DocStore
 from overlap.index.manifest import IndexError_
@@ -44,6 +44,8 @@ VECTORS = "embedding_vectors.npy"
 CHUNKS = "embedding_chunks.npy"
 FAISS = "embedding.faiss"
 META = "embedding.json"
+TERMS = {part: f"embedding_terms_{part}.npy" for part in ("indptr", "indices", "data")}
+TERM_SIMILARITY = "term_similarity"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
@@ -59,6 +61,7 @@ def model_params(model: str | None = None) -> dict:
         "embedding_model_sha256": identity.sha256,
         "chunk_words": 128,
         "embedding_max_exact": 200_000,
+        "term_weights": terms.weights_digest(),
     }
 
 
@@ -235,12 +238,15 @@ class Builder:
         self.embedder = Embedder(params, options)
         self.vectors: list[np.ndarray] = []
         self.chunks: list[np.ndarray] = []
+        self.terms: list = []
 
     def add(self, batch: LexicalBatch, texts: list[str], doc_base: int) -> None:
         doc, start, end = chunk_spans(batch, self.params["chunk_words"])
         if len(doc) == 0:
             return
-        self.vectors.append(self.embedder.embed(chunk_texts(batch, doc, start, end), "chunks"))
+        texts = chunk_texts(batch, doc, start, end)
+        self.vectors.append(self.embedder.embed(texts, "chunks"))
+        self.terms.append(terms.vectors(texts))
         self.chunks.append(np.stack([doc + doc_base, start, end], axis=1).astype(np.int64))
 
     def finish(self) -> dict[str, int]:
@@ -249,6 +255,8 @@ class Builder:
         vectors = np.concatenate(self.vectors) if self.vectors else np.zeros((0, dim), np.float16)
         chunks = np.concatenate(self.chunks) if self.chunks else np.zeros((0, 3), np.int64)
         self.writer.save_array(CHUNKS, chunks)
+        for part, array in terms.to_arrays(terms.stack(self.terms)).items():
+            self.writer.save_array(TERMS[part], array)
         meta = {"faiss": "flat-ip", "dim": dim, "chunks": len(vectors),
                 "model_sha256": self.params["embedding_model_sha256"]}
         if len(vectors) <= int(self.params["embedding_max_exact"]):
@@ -264,27 +272,32 @@ class Builder:
 
 @dataclass
 class Prepared:
-    """Query chunks of every text, embedded once in the driver: unit float32 vectors and their text."""
+    """Query chunks of every text, embedded once in the driver: unit float32 vectors, their term
+    vectors and which text each chunk is of."""
 
     vectors: np.ndarray
     owner: np.ndarray
+    terms: "terms.sparse.csr_matrix"
 
 
 def prepare(batch: LexicalBatch, params: dict, options: dict | None = None) -> Prepared:
     """Embed the query texts' chunks (through the cache) once, before the shards are asked."""
     doc, start, end = chunk_spans(batch, params["chunk_words"])
     embedder = Embedder(params, options)
-    vectors = embedder.embed(chunk_texts(batch, doc, start, end), "query chunks")
+    texts = chunk_texts(batch, doc, start, end)
+    vectors = embedder.embed(texts, "query chunks")
     embedder.flush()
-    return Prepared(vectors.astype(np.float32), doc)
+    return Prepared(vectors.astype(np.float32), doc, terms.vectors(texts))
 
 
 @dataclass
 class Partial:
-    """For each query text: best chunk row of this shard (-1: none) and its cosine."""
+    """For each query text: best chunk row of this shard (-1: none), its cosine, and the best term
+    cosine over the shard's chunks (NaN where the index holds no term vectors)."""
 
     row: np.ndarray
     score: np.ndarray
+    term: np.ndarray | None = None
 
 
 def best_per_owner(scores: np.ndarray, rows: np.ndarray, owner: np.ndarray, n: int) -> Partial:
@@ -304,10 +317,21 @@ def best_per_owner(scores: np.ndarray, rows: np.ndarray, owner: np.ndarray, n: i
     return Partial(row, score)
 
 
+def term_best(chunk_terms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Per text, the best term cosine over its query chunks (0 for a text with none)."""
+    best = np.zeros(n, dtype=np.float64)
+    np.maximum.at(best, owner, chunk_terms.astype(np.float64))
+    return best
+
+
 class Reader:
     def __init__(self, shard: Shard, params: dict):
         self.params = params
         self.shard = shard
+        # An index built before term similarity, or with other weights, has no comparable term vectors.
+        self.terms = None
+        if params.get("term_weights") == terms.weights_digest() and shard.has(TERMS["indptr"]):
+            self.terms = terms.from_arrays(*(shard.array(TERMS[part]) for part in ("indptr", "indices", "data")))
         meta_path = shard.folder / META
         self.meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if shard.has(FAISS):
@@ -331,10 +355,14 @@ class Reader:
         if prepared is None:
             prepared = prepare(batch, self.params)
         n = len(batch)
+        term = None if self.terms is None else term_best(terms.best_cosine(prepared.terms, self.terms),
+                                                         prepared.owner, n)
         if self.index.ntotal == 0 or len(prepared.vectors) == 0:
-            return Partial(np.full(n, -1, dtype=np.int64), np.zeros(n))
+            return Partial(np.full(n, -1, dtype=np.int64), np.zeros(n), term)
         scores, rows = self.index.search(np.ascontiguousarray(prepared.vectors, dtype=np.float32), 1)
-        return best_per_owner(scores[:, 0], rows[:, 0].astype(np.int64), prepared.owner, n)
+        best = best_per_owner(scores[:, 0], rows[:, 0].astype(np.int64), prepared.owner, n)
+        best.term = term
+        return best
 
 
 def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: dict) -> SignalResult:
@@ -342,6 +370,7 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
     result = SignalResult.empty(len(batch))
     has_words = batch.word_counts() > 0
     result.score[has_words] = 0.0
+    result.features[TERM_SIMILARITY] = merged_terms([p.term for p in partials], has_words)
     best = np.full(len(batch), -np.inf)
     for number, part in enumerate(partials):
         better = has_words & (part.row >= 0) & (part.score > best)
@@ -358,6 +387,16 @@ def merge(partials: list[Partial], batch: LexicalBatch, docs: DocStore, params: 
         result.doc[d] = doc
         result.start[d], result.end[d], result.match[d] = docs.excerpt(s, doc, start, end)
     return result
+
+
+def merged_terms(parts: list[np.ndarray | None], has_words: np.ndarray) -> np.ndarray:
+    """Max of the shards' (or files') term cosines; NaN for empty texts, or where a part has none."""
+    out = np.full(len(has_words), np.nan)
+    if parts and all(p is not None for p in parts):
+        out[has_words] = np.max(np.stack(parts), axis=0)[has_words]
+    elif not parts:
+        out[has_words] = 0.0
+    return out
 
 
 def map_points(prepared: Prepared, n_texts: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

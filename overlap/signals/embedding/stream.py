@@ -10,7 +10,8 @@ merge by max as index mode merges shards. An index of up to
 ``embedding_max_exact`` chunks per shard is searched exactly too, so the two
 modes agree up to float rounding (and to which of two equally close chunks is
 cited); above that an index uses HNSW, which can miss a nearest chunk that
-stream mode finds.
+stream mode finds. Term similarity (``terms``) is exact in both modes: each
+query chunk keeps its best term cosine over every corpus chunk that passes.
 
 Throughput is the model's: the static model embeds thousands of chunks a second
 on a CPU, MiniLM about a dozen per core.
@@ -25,6 +26,7 @@ import numpy as np
 from overlap.index.documents import excerpt
 from overlap.text.batch import LexicalBatch
 from overlap.signals.embedding import index as embedding
+from overlap.signals.embedding import terms
 from overlap.signals.base import FileBest, SignalResult
 
 
@@ -34,6 +36,14 @@ class Side:
 
     prepared: embedding.Prepared
     texts: int
+
+
+@dataclass
+class FilePart:
+    """One corpus file's best chunk per text (``best``) and best term cosine per text (``term``)."""
+
+    best: FileBest
+    term: np.ndarray
 
 
 def prepared(side: Side) -> embedding.Prepared:
@@ -59,13 +69,16 @@ class Probe:
         self.evidence = np.full((nq, 3), -1, dtype=np.int64)  # document, char start, char end
         self.match: list[str | None] = [None] * nq
         self.doc_id: list[str | None] = [None] * nq
+        self.term = np.zeros(nq, dtype=np.float32)
         self.chunks = 0
 
     def add(self, batch: LexicalBatch, ids: list[str], doc_base: int) -> None:
         doc, start, end = embedding.chunk_spans(batch, self.params["chunk_words"])
         if len(doc) == 0 or len(self.side.vectors) == 0:
             return
-        vectors = self.embedder.embed(embedding.chunk_texts(batch, doc, start, end), "corpus chunks")
+        texts = embedding.chunk_texts(batch, doc, start, end)
+        np.maximum(self.term, terms.best_cosine(self.side.terms, terms.vectors(texts)), out=self.term)
+        vectors = self.embedder.embed(texts, "corpus chunks")
         index, _ = embedding.build_faiss(vectors, len(vectors))
         scores, rows = index.search(np.ascontiguousarray(self.side.vectors, dtype=np.float32), 1)
         scores, rows = scores[:, 0], rows[:, 0]
@@ -79,7 +92,7 @@ class Probe:
             self.doc_id[q] = ids[d]
         self.chunks += len(doc)
 
-    def finish(self) -> FileBest:
+    def finish(self) -> FilePart:
         n = self.texts
         found = np.flatnonzero(np.isfinite(self.score))
         best = embedding.best_per_owner(self.score[found], found, self.side.owner[found], n)
@@ -89,7 +102,7 @@ class Probe:
             q = int(best.row[text])
             part.doc[text], part.start[text], part.end[text] = self.evidence[q]
             part.match[text], part.doc_id[text] = self.match[q], self.doc_id[q]
-        return part
+        return FilePart(part, embedding.term_best(self.term, self.side.owner, n))
 
 
 class Merger:
@@ -98,8 +111,11 @@ class Merger:
     def __init__(self, side: Side, params: dict):
         self.best: FileBest | None = None
         self.shard: np.ndarray | None = None
+        self.terms: list[np.ndarray] = []
 
-    def add(self, number: int, part: FileBest) -> None:
+    def add(self, number: int, file_part: FilePart) -> None:
+        self.terms.append(file_part.term)
+        part = file_part.best
         if self.best is None:
             self.best = part
             self.shard = np.where(part.row >= 0, number, -1)
@@ -118,6 +134,7 @@ class Merger:
         result.doc_ids = [None] * n
         has_words = batch.word_counts() > 0
         result.score[has_words] = 0.0
+        result.features[embedding.TERM_SIMILARITY] = embedding.merged_terms(self.terms, has_words)
         if self.best is None:
             return result
         b = self.best

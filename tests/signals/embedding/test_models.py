@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from overlap.signals.embedding import models
+from overlap.signals.embedding import models, terms
 
 from helpers import SENTENCES
 
@@ -46,6 +46,7 @@ def test_model_identity_is_stable_and_names_the_weights(params):
         "embedding_model_sha256": identity.sha256,
         "chunk_words": 128,
         "embedding_max_exact": 200_000,
+        "term_weights": terms.weights_digest(),
     }
 
 

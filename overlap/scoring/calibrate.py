@@ -601,9 +601,8 @@ def fitted_to(card: dict[str, Any]) -> str:
     """What the threshold was fitted to let through of the held-out text, in words."""
     if "fitted_false_familiar" not in card:  # a card fitted before the upper bound's margin
         return f"the threshold is fitted to at most {MAX_FALSE_FAMILIAR:.0%}"
-    return (f"the threshold is fitted to {card['fitted_false_familiar']:.1%} of it: at most "
-            f"{MAX_FALSE_FAMILIAR:.0%}, and fewer until its 95% upper bound is at most "
-            f"{MAX_FALSE_FAMILIAR_UPPER:.0%} where the held-out documents allow")
+    return (f"the threshold is fitted to {card['fitted_false_familiar']:.1%}: at most {MAX_FALSE_FAMILIAR:.0%}, "
+            f"less where the held-out documents are too few to bound it under {MAX_FALSE_FAMILIAR_UPPER:.0%} at 95%")
 
 
 def card_lines(calibration: dict[str, Any]) -> list[str]:

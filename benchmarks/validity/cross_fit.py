@@ -123,6 +123,8 @@ def main() -> int:
         "novel_uncopied_familiar_index": share(indexed, "novel-", True),
         "novel_uncopied_familiar_stream": share(streamed, "novel-", True),
         "card_false_familiar": manifest.calibration.get("card", {}).get("false_familiar"),
+        "card_false_familiar_upper": manifest.calibration.get("card", {}).get("false_familiar_upper"),
+        "card_fitted_false_familiar": manifest.calibration.get("card", {}).get("fitted_false_familiar"),
         "calibration": manifest.calibration.get("status"),
         "rows": len(examples),
         "label_agreement": round(float((indexed["label"] == streamed["label"]).mean()), 4),
@@ -130,6 +132,7 @@ def main() -> int:
                              for c in lexical),
         "same_card": fitted.get("card") == manifest.calibration.get("card"),
         "card_auroc": manifest.calibration.get("card", {}).get("auroc"),
+        "card_recall": manifest.calibration.get("card", {}).get("recall"),
         "seconds": {"build": round(built, 1), "index_scan": round(scanned, 1), "stream_scan": round(stream_s, 1)},
     }
     print(json.dumps(result, indent=2))

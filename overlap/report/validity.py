@@ -56,6 +56,5 @@ def section(calibration: dict[str, Any] | None) -> str:
             f"<p>Held-out text labelled familiar: <b>{card['false_familiar']:.1%}</b>"
             + (f" (at most {card['false_familiar_upper']:.1%} at 95%, over {card['heldout_documents']} documents)"
                if card.get("false_familiar_upper") is not None and card.get("heldout_documents") else "")
-            + f" (the threshold is fitted to "
-            f"at most {calibrate.MAX_FALSE_FAMILIAR:.0%}). An AUROC near 1 means that kind of copy is found; "
+            + f" ({escape(calibrate.fitted_to(card))}). An AUROC near 1 means that kind of copy is found; "
             "the labelled-familiar share is the recall of the strict label.</p>" + content)

@@ -7,7 +7,9 @@ better than containment does), fitted on the labelled benchmark in
 ``benchmarks/validity`` and stored in ``calibration.json`` beside this file,
 one model per subset of signals. Its linear score ``z`` is turned into
 ``familiarity = sigmoid(sharpness * (z - threshold))``: 0.5 is the label
-boundary, placed where at most 4% of held-out same-style novel text crosses it.
+boundary, placed where at most 4% of held-out same-style novel text crosses it
+(fewer in an index's own fit where its held-out documents are few, so that the
+rate's 95% upper bound is at most 5%: ``overlap.scoring.calibrate.threshold_for``).
 The borderline band starts half a unit of ``z`` below the threshold, or closer
 where that would reach down to the score of a text with no overlap at all (the
 model's ``borderline``): the familiarity scale is stretched so that

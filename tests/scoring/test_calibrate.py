@@ -52,6 +52,37 @@ def test_threshold_over_a_tie_at_the_lowest_score_sits_in_the_gap_above_it():
     assert calibrate.threshold_for(heldout, 0.04, np.array([1.0])) == 0.1
 
 
+def test_a_threshold_fitted_on_few_documents_keeps_a_margin_and_on_many_does_not():
+    scores = np.random.default_rng(4).normal(size=2000)
+    point = calibrate.threshold_for(scores, 0.04)
+    # 2,000 documents of one window each: 4% is bounded under 5% already, so nothing changes.
+    assert calibrate.threshold_for(scores, 0.04, groups=np.arange(2000)) == point
+    # The same windows from 100 documents: fewer let through, until the upper bound is at most 5%.
+    few = np.repeat(np.arange(100), 20)
+    cut = calibrate.threshold_for(scores, 0.04, groups=few)
+    assert cut > point
+    assert calibrate.upper_bound(scores >= cut, few) <= calibrate.MAX_FALSE_FAMILIAR_UPPER
+    assert calibrate.upper_bound(scores >= point, few) > calibrate.MAX_FALSE_FAMILIAR_UPPER
+
+
+def test_the_margin_never_lifts_the_threshold_to_a_verbatim_copy():
+    scores = np.random.default_rng(5).normal(size=200)
+    groups = np.repeat(np.arange(10), 20)  # 10 documents: no rate over them is bounded under 5%
+    point = calibrate.threshold_for(scores, 0.04)
+    ceiling = point + 0.05
+    cut = calibrate.threshold_for(scores, 0.04, groups=groups, ceiling=ceiling)
+    assert point <= cut < ceiling
+    # Six held-out windows outscore the planted verbatim copies (0.45), within the 4% let through:
+    # however few the documents, the margin stops below the copies.
+    kinds = np.array(["heldout"] * 200 + ["window"] * 20 + ["edit25"] * 20)
+    heldout = np.concatenate([np.linspace(0.0, 0.3, 194), np.linspace(0.46, 0.49, 6)])
+    jaccard = np.concatenate([heldout, np.full(20, 0.45), np.full(20, 0.2)])
+    model = calibrate.fit_model({"minhash_jaccard": jaccard}, kinds,
+                                groups=np.concatenate([groups, np.full(40, -1)]))
+    fam = score.familiarity({"minhash_jaccard": np.array([0.45, 1.0])}, {"models": [model]})
+    assert score.label(fam).tolist() == ["familiar", "familiar"]
+
+
 def test_a_fit_where_held_out_text_never_overlaps_keeps_zero_overlap_novel():
     rng = np.random.default_rng(2)
     kinds = np.array(["heldout"] * 100 + ["window"] * 50)
@@ -230,3 +261,6 @@ def test_windows_of_documents_that_copy_others_stay_novel_text_unless_copies_the
     assert card["heldout_documents"] == 80
     assert card["false_familiar"] <= card["false_familiar_upper"] <= 1.0 and card["false_familiar_se"] > 0
     assert any("at 95%" in line for line in calibrate.card_lines(cal))
+    # The threshold lets through what the card says it was fitted to, within the 4% and its margin.
+    assert 0 <= card["fitted_false_familiar"] <= calibrate.MAX_FALSE_FAMILIAR
+    assert any("too few to bound it under 5% at 95%" in line for line in calibrate.card_lines(cal))

@@ -16,7 +16,7 @@ import datetime as _dt
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -371,8 +371,12 @@ def build_index(
         ]
         manifest.complete = True
         if specs or not manifest.calibration:
+            # Each fold's query is a few hundred texts: in this process (a scan's default), not a fresh pool
+            # of workers per fold; the files were checksummed as they were written.
+            calibration_engine = replace(engine, workers=None)
             manifest.calibration = calibrate.calibrate_index(
-                out, manifest, query=index_query(out, engine=engine, options=signal_options), progress=progress,
+                out, manifest, query=index_query(out, engine=calibration_engine, options=signal_options, verify=False),
+                progress=progress,
             )
             if progress:
                 progress(calibrate.holdout_line(manifest))

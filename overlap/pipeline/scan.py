@@ -119,11 +119,13 @@ def query_index(
 
 
 def index_query(
-    index_dir: str | Path, *, engine: Engine = Engine(), options: dict[str, Any] | None = None,
+    index_dir: str | Path, *, engine: Engine = Engine(), options: dict[str, Any] | None = None, verify: bool = True,
 ) -> Callable[[list[str], Manifest], dict[str, np.ndarray]]:
-    """Scoring texts against the index at ``index_dir``: what its calibration asks of it (every scored column)."""
+    """Scoring texts against the index at ``index_dir``: what its calibration asks of it (every scored column).
+
+    ``verify=False`` skips the files' checksums (the build that has just written them)."""
     def query(texts: list[str], manifest: Manifest) -> dict[str, np.ndarray]:
-        results, _ = query_index(texts, index_dir, manifest, engine=engine, options=options)
+        results, _ = query_index(texts, index_dir, manifest, engine=engine, options=options, verify=verify)
         return signal_columns(results)
     return query
 

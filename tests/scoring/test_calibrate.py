@@ -24,8 +24,8 @@ from overlap.io import Example
 
 
 def test_holdout_rate_follows_corpus_size():
-    assert calibrate.holdout_rate_for(500_000) == 0.0
-    assert calibrate.holdout_rate_for(4_000_000) == calibrate.MAX_HOLDOUT_RATE
+    assert calibrate.holdout_rate_for(calibrate.MIN_SOURCE_BYTES - 1) == 0.0
+    assert calibrate.holdout_rate_for(calibrate.MIN_SOURCE_BYTES) == calibrate.MAX_HOLDOUT_RATE
     big = calibrate.holdout_rate_for(1 << 40)
     assert 0 < big < 1e-5 and big * (1 << 40) == pytest.approx(calibrate.HOLDOUT_TARGET_BYTES, rel=0.1)
 
@@ -118,19 +118,19 @@ def test_logistic_separates_and_matches_its_optimum():
 def test_bundled_index_is_self_calibrated(lexical_index):
     manifest = read_manifest(lexical_index)
     cal = manifest.calibration
-    assert cal["status"] == "fitted" and manifest.holdout_rate == calibrate.MAX_HOLDOUT_RATE
-    held = set()
-    main = set()
+    # 13 MB of sources, under MIN_SOURCE_BYTES: each document is held out once, in one of KFOLDS folds.
+    assert cal["status"] == "fitted" and manifest.holdout_rate == 0.0 and manifest.holdout_kfold == calibrate.KFOLDS
+    by_fold: dict[int, set] = {}
     for shard in manifest.shards:
         ids = set(pq.read_table(lexical_index / shard["name"] / "docs.parquet")["id"].to_pylist())
-        if shard.get("fold"):
-            assert shard["name"].endswith("-f1") and all(calibrate.held_out(i, manifest.holdout_rate) for i in ids)
-            held |= ids
-        else:
-            main |= ids
-    assert held and not held & main  # held out in parts of their own, and indexed
-    assert manifest.counts()["held_out"] == len(held) and cal["heldout"]["indexed"]
-    assert set(cal["heldout"]["ids"]) <= held
+        fold = shard.get("fold", 0)
+        assert shard["name"].endswith(f"-f{fold}") if fold else "-f" not in shard["name"]
+        assert all(calibrate.fold_of(i, 0.0, calibrate.KFOLDS) == fold for i in ids)
+        by_fold.setdefault(fold, set()).update(ids)
+    assert sorted(by_fold) == list(range(calibrate.KFOLDS))
+    everything = set().union(*by_fold.values())
+    assert sum(map(len, by_fold.values())) == len(everything) == manifest.counts()["documents"]  # each indexed once
+    assert cal["heldout"]["indexed"] and set(cal["heldout"]["ids"]) <= everything
     card = cal["card"]
     assert card["false_familiar"] <= 0.05
     assert card["auroc"]["whole"] >= 0.99 and card["auroc"]["window"] >= 0.99

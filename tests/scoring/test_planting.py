@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from overlap.scoring import planting
 from overlap.index.manifest import read_manifest
@@ -27,10 +26,9 @@ def test_kernel_aligns_through_the_anchors_on_either_side():
                          np.array([0]), 8) == 8
 
 
-def test_edited_copies_align_far_above_their_containment(lexical_index):
+def test_edited_copies_align_far_above_their_containment(lexical_index, reference_docs):
     manifest = read_manifest(lexical_index)
-    folder = lexical_index / manifest.shards[0]["name"]
-    texts = pq.read_table(folder / "docs.parquet")["text"].to_pylist()
+    texts = [d["text"] for d in reference_docs["abc-news.jsonl.gz"]]
     words = next(t.split() for t in texts if len(t.split()) > 400)
     other = next(t.split() for t in reversed(texts) if len(t.split()) > 200 and t.split()[:5] != words[:5])
     window = words[100:220]

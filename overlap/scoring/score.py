@@ -63,6 +63,11 @@ def feature_names(signals: list[str], columns: dict | None = None) -> list[str]:
 def _feature(name: str, columns: dict[str, np.ndarray]) -> np.ndarray:
     if name.startswith("sqrt_"):
         return np.sqrt(np.clip(_feature(name.removeprefix("sqrt_"), columns), 0.0, None))
+    if name.startswith("mean(") and name.endswith(")"):
+        # The mean of the columns that have a value (a table or index from before one was measured).
+        parts = np.column_stack([_feature(part, columns) for part in name[5:-1].split(",")])
+        counts = (~np.isnan(parts)).sum(axis=1)
+        return np.where(counts > 0, np.nansum(parts, axis=1) / np.maximum(counts, 1), np.nan)
     if name not in columns:
         stand_in = registry.owner(name).stands_in.get(name)
         if stand_in is not None:

@@ -73,7 +73,7 @@ class Signal:
     evidence columns that are not scored (``SignalResult.details``: offsets, a
     document id); ``inputs`` are what the calibrated
     model reads of it (default: ``column``), where ``sqrt_<c>`` is the square root
-    of column ``c``; ``stands_in`` maps a measured column to the column read in its
+    of column ``c`` and ``mean(<a>,<b>)`` the mean of those of columns ``a`` and ``b`` with a value; ``stands_in`` maps a measured column to the column read in its
     place from a table written before it was measured. ``lexical`` signals work
     from words alone (no model) and are the ones that decide whether a text is a
     copy of a corpus document. ``summarize(scores)`` gives lines of its own for the

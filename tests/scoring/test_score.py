@@ -69,3 +69,12 @@ def test_contributions_add_up_to_the_linear_score():
     parts = score.contributions(signals)
     assert np.allclose(sum(parts.values()) + model["intercept"], z)
     assert set(score.driver(signals)) <= set(ORDER)
+
+
+def test_semantic_input_is_the_mean_of_the_cosines_that_have_a_value():
+    name = registry.get("embedding").model_inputs[0]
+    columns = {"semantic_similarity": np.array([0.8, 0.6, np.nan, 0.4]),
+               "term_similarity": np.array([0.4, np.nan, np.nan, 0.4])}
+    # An index built before term similarity has no term values: the embedding's cosine alone.
+    np.testing.assert_allclose(score.features(columns, [name])[:, 0], [0.6, 0.6, 0.0, 0.4])
+    assert score.feature_names(list(columns), columns) == [name]

@@ -1,8 +1,9 @@
 """A labelled domain benchmark the project never tuned on: GNU manuals against man pages, each model side by side.
 
-Reference corpus: the Texinfo manuals (Debian ships them compiled in
-``/usr/share/info``) of coreutils, grep, sed, findutils, diffutils, gzip and
-bzip2, one document per manual node. Queries are paragraphs of the man pages
+Reference corpus (``--set coreutils``, the default; ``gettext-gnupg`` is a second
+set built the same way from other packages, see ``SETS``): the Texinfo manuals
+(Debian ships them compiled in ``/usr/share/info``) of coreutils, grep, sed,
+findutils, diffutils, gzip and bzip2, one document per manual node. Queries are paragraphs of the man pages
 (``/usr/share/man/man1``, rendered by ``groff``), grouped to 30-160 words:
 
 * positives: man pages of the programs those manuals document. Most GNU man
@@ -24,6 +25,7 @@ index's own held-out validity card, shuffled-word copies of positives labelled
 ``familiar_content``, and wall time of each command::
 
     python benchmarks/domain.py --work /tmp/domain
+    python benchmarks/domain.py --set gettext-gnupg --work /tmp/domain2   # the second set (SETS)
     python benchmarks/domain.py --work /tmp/domain --models default,minilm,/path/to/static
 
 Everything runs with ``OVERLAP_CACHE=WORK/cache``; rerunning in the same

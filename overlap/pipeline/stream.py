@@ -253,11 +253,16 @@ def stream_corpus(
             doc_columns = {}
             if ("docs", fold) in group_mergers:
                 docs = LexicalBatch.from_texts(fi.heldout)
-                doc_columns = signal_columns({n: m.result(docs) for n, m in group_mergers[("docs", fold)].items()})
+                doc_columns = signal_columns({n: _scored(m, docs) for n, m in group_mergers[("docs", fold)].items()})
             parts.append((fi, doc_columns,
-                          signal_columns({n: m.result(items) for n, m in group_mergers[("items", fold)].items()})))
+                          signal_columns({n: _scored(m, items) for n, m in group_mergers[("items", fold)].items()})))
         calibration_out.update(calibrate.fit_folds(parts, rate, kfold))
     return results, prepared, params, rejects
+
+
+def _scored(merger: Any, batch: LexicalBatch) -> SignalResult:
+    """What calibration reads of a merger's result: its ``scored`` where the signal has one."""
+    return merger.scored(batch) if hasattr(merger, "scored") else merger.result(batch)
 
 
 def scan_corpus(

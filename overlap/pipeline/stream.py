@@ -181,8 +181,9 @@ def stream_corpus(
         raise ValueError("--corpus: no corpus files found")
     params = index_params(names, None, options.model)
     signal_options = options.signal_options() or None
-    # Workers start (imports, compiled kernels loaded) while the dataset's tables are built.
-    runner = engine.start(_worker_setup, warm=len(files))
+    # Workers start (imports, compiled kernels loaded) while the dataset's tables are built; forked where the
+    # engine can (stream_file uses no polars, and no torch or tokenizers has run here yet).
+    runner = engine.start(_worker_setup, warm=len(files), fork=True)
     batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
     for name in names:

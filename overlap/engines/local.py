@@ -32,13 +32,15 @@ class LocalEngine:
         self.start_method = "spawn"
         self._pool: tuple[int, ProcessPoolExecutor] | None = None
 
-    def allow_fork(self) -> None:
-        """Fork the workers from this process (they inherit its imports and compiled kernels: a second or so of
-        CPU each, less on a busy machine), on Linux and while no torch or tokenizers is loaded here (GNU
-        OpenMP hangs in a forked child; tokenizers turns its threads off). The caller's tasks must not use
-        polars, whose threads a fork leaves broken. The numba threading layers threads.py allows are fork-safe."""
+    def allow_fork(self) -> bool:
+        """Fork the workers from this process, and say whether they will be: on Linux, while no torch or
+        tokenizers is loaded here (GNU OpenMP hangs in a forked child; tokenizers turns its threads off).
+        Forked workers inherit this process's imports, compiled kernels and data (a second or so of CPU
+        each, and no pickled tables). The caller's tasks must not use polars, whose threads a fork leaves
+        broken; the numba threading layers ``threads.py`` allows are fork-safe."""
         if sys.platform.startswith("linux") and not any(name in sys.modules for name in FORK_UNSAFE):
             self.start_method = "fork"
+        return self.start_method == "fork"
 
     def _start(self, processes: int) -> ProcessPoolExecutor:
         threads = max(1, (os.cpu_count() or 1) // processes)

@@ -1,13 +1,12 @@
 """The Engine value: kinds, defaults, registering a runner of one's own."""
 
 import os
-import sys
 
 import pytest
 
 from overlap import engines
 from overlap.engines import Engine
-from overlap.engines.local import FORK_UNSAFE, LocalEngine
+from overlap.engines.local import LocalEngine
 
 
 def test_of_and_defaults():
@@ -25,14 +24,6 @@ def test_of_and_defaults():
 def test_start_builds_the_runner_with_workers_and_setup():
     runner = Engine("local", workers=1).start(setup=print)
     assert isinstance(runner, LocalEngine) and runner.workers == 1 and runner.setup is print
-
-
-def test_start_lets_a_runner_fork_only_when_asked(monkeypatch):
-    for name in FORK_UNSAFE:  # loaded by other tests in this process
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    assert Engine("local", workers=2).start().start_method == "spawn"
-    forked = Engine("local", workers=2).start(fork=True).start_method
-    assert forked == ("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 def test_a_registered_engine_runs_and_built_ins_stay():

@@ -62,8 +62,7 @@ def test_forked_workers_inherit_this_process_and_still_keep_order(monkeypatch):
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setitem(STATE, "set", "in this process")
     engine = LocalEngine(workers=2)
-    engine.allow_fork()
-    assert engine.start_method == "fork"
+    assert engine.start_method == "spawn" and engine.allow_fork() and engine.start_method == "fork"
     got = list(engine.map(_state, range(4)))
     assert [s for s, _ in got] == ["in this process"] * 4 and os.getpid() not in {p for _, p in got}
     spawned = list(LocalEngine(workers=2).map(_state, range(2)))
@@ -73,5 +72,4 @@ def test_forked_workers_inherit_this_process_and_still_keep_order(monkeypatch):
 def test_no_fork_where_torch_or_tokenizers_is_loaded(monkeypatch):
     monkeypatch.setitem(sys.modules, local.FORK_UNSAFE[0], sys)
     engine = LocalEngine(workers=2)
-    engine.allow_fork()
-    assert engine.start_method == "spawn"
+    assert not engine.allow_fork() and engine.start_method == "spawn"

@@ -8,8 +8,8 @@ starts its workers ahead of the ``map``, and an ``allow_fork()`` method: a calle
 whose tasks use nothing whose threads a fork leaves broken (polars, torch,
 tokenizers) calls it, and where it returns True the workers the next ``map``
 starts are forked from the caller's process, so they inherit its imports, loaded
-kernels and data instead of loading or receiving them again. An item is one task object (a small frozen
-dataclass such as ``build.ShardTask``). ``setup(threads)`` is the caller's hook,
+kernels and data instead of loading or receiving them again. An item is one task
+object (a small frozen dataclass such as ``build.ShardTask``). ``setup(threads)`` is the caller's hook,
 run in a worker before its tasks with the number of threads the worker may use
 (the callers pass ``threads.set_threads``, which sizes the compiled kernels).
 

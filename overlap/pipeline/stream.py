@@ -258,7 +258,8 @@ def stream_corpus(
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
     work, items = (stream_inherited, [Inherited(id(tasks), t.number) for t in tasks]) if inherit else (stream_file, tasks)
-    _INHERITED[id(tasks)] = tasks
+    if inherit:
+        _INHERITED[id(tasks)] = tasks
     try:
         for part in runner.map(work, items):
             for (group, fold), partials in part["partials"].items():
@@ -270,7 +271,7 @@ def stream_corpus(
                 progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
                          f"{part['documents']} documents; {meter.line(meter.clock())}")
     finally:
-        del _INHERITED[id(tasks)]
+        _INHERITED.pop(id(tasks), None)
     results = {name: mergers[name].result(batch) for name in names}
     attach_sources(results, [source_name(f) for f in files for _ in range(per_file)])  # merged per file part
     prepared = {name: stream_mode(name).prepared(sides[name]) for name in names if stream_mode(name).prepared}

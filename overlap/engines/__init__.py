@@ -4,8 +4,12 @@ An :class:`Engine` is the choice a caller passes in (which kind, how many
 workers, which cluster); :meth:`Engine.start` gives the runner of that kind, an
 object with a ``map(fn, items)`` method that yields ``fn(item)`` for every item,
 in order, whatever process ran it, and optionally a ``warm(items)`` method that
-starts its workers ahead of the ``map``. An item is one task object (a small frozen
-dataclass such as ``build.ShardTask``). ``setup(threads)`` is the caller's hook,
+starts its workers ahead of the ``map``, and an ``allow_fork()`` method: a caller
+whose tasks use nothing whose threads a fork leaves broken (polars, torch,
+tokenizers) calls it, and where it returns True the workers the next ``map``
+starts are forked from the caller's process, so they inherit its imports, loaded
+kernels and data instead of loading or receiving them again. An item is one task
+object (a small frozen dataclass such as ``build.ShardTask``). ``setup(threads)`` is the caller's hook,
 run in a worker before its tasks with the number of threads the worker may use
 (the callers pass ``threads.set_threads``, which sizes the compiled kernels).
 
@@ -90,18 +94,10 @@ class Engine:
         """This engine with its workers set to :meth:`pool_size` (what the command line runs with)."""
         return replace(self, workers=self.pool_size())
 
-    def start(self, setup: Callable[[int], None] | None = None, *, warm: int = 0) -> Any:
-        """The runner of this engine, with ``setup`` run in each worker first (``workers`` None: one, here).
-
-        ``warm``: the number of items the next ``map`` will get; a runner that can
-        start its workers ahead (an optional ``warm(items)`` method) does so now,
-        so their start-up overlaps the caller's preparation of the items.
-        """
+    def start(self, setup: Callable[[int], None] | None = None) -> Any:
+        """The runner of this engine, with ``setup`` run in each worker first (``workers`` None: one, here)."""
         make = _KINDS[self.kind]
         if isinstance(make, tuple):
             module, cls = make
             make = getattr(importlib.import_module(module), cls)
-        runner = make(self.workers, self.address, setup)
-        if warm and callable(getattr(runner, "warm", None)):
-            runner.warm(warm)
-        return runner
+        return make(self.workers, self.address, setup)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
+
+FORK_UNSAFE = ("torch", "tokenizers")  # loaded here, their threads make a fork unsafe: spawn
 
 
 class LocalEngine:
@@ -17,6 +20,7 @@ class LocalEngine:
     are spawned, so a script that asks for them needs the usual
     ``if __name__ == "__main__":`` guard; the ``overlap`` command has it.
     ``setup(threads)`` runs in each worker process first (a picklable function).
+    After :meth:`allow_fork` they are forked instead where that is safe.
     """
 
     name = "local"
@@ -25,11 +29,22 @@ class LocalEngine:
                  setup: Callable[[int], None] | None = None):
         self.workers = workers or 1
         self.setup = setup
+        self.start_method = "spawn"
         self._pool: tuple[int, ProcessPoolExecutor] | None = None
+
+    def allow_fork(self) -> bool:
+        """Fork the workers from this process, and say whether they will be: on Linux, while no torch or
+        tokenizers is loaded here (GNU OpenMP hangs in a forked child; tokenizers turns its threads off).
+        Forked workers inherit this process's imports, compiled kernels and data (a second or so of CPU
+        each, and no pickled tables). The caller's tasks must not use polars, whose threads a fork leaves
+        broken; the numba threading layers ``threads.py`` allows are fork-safe."""
+        if sys.platform.startswith("linux") and not any(name in sys.modules for name in FORK_UNSAFE):
+            self.start_method = "fork"
+        return self.start_method == "fork"
 
     def _start(self, processes: int) -> ProcessPoolExecutor:
         threads = max(1, (os.cpu_count() or 1) // processes)
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context(self.start_method)
         initargs = (threads,) if self.setup else ()
         return ProcessPoolExecutor(processes, mp_context=context, initializer=self.setup, initargs=initargs)
 

@@ -124,6 +124,23 @@ def stream_file(task: FileTask) -> dict[str, Any]:
     }
 
 
+# The tasks of the stream in progress, by key: a forked worker finds them here, never pickled.
+_INHERITED: dict[int, list[FileTask]] = {}
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """Task ``number`` of the tasks a forked worker inherited under ``key``."""
+
+    key: int
+    number: int
+
+
+def stream_inherited(task: Inherited) -> dict[str, Any]:
+    """:func:`stream_file` of a task that a forked worker holds already (its tables are not sent)."""
+    return stream_file(_INHERITED[task.key][task.number])
+
+
 def _worker_setup(threads: int) -> None:
     """A stream worker's start: its threads, then every lexical kernel loaded once on a tiny input (numba's
     cache, the character tables), so that the first corpus file pays none of it."""
@@ -181,8 +198,13 @@ def stream_corpus(
         raise ValueError("--corpus: no corpus files found")
     params = index_params(names, None, options.model)
     signal_options = options.signal_options() or None
-    # Workers start (imports, compiled kernels loaded) while the dataset's tables are built.
-    runner = engine.start(_worker_setup, warm=len(files))
+    runner = engine.start(_worker_setup)
+    # Forked workers (stream_file uses no polars; no torch or tokenizers has run here yet) start with the map and
+    # inherit the tasks, tables and all; others start now, loading their imports and kernels while the
+    # dataset's tables are built, and receive the tables with each task.
+    inherit = callable(getattr(runner, "allow_fork", None)) and runner.allow_fork()
+    if not inherit and callable(getattr(runner, "warm", None)):
+        runner.warm(len(files))
     batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
     for name in names:
@@ -235,15 +257,21 @@ def stream_corpus(
              for number, source in enumerate(files)]
     meter = Progress("corpus read", sum(Path(f).stat().st_size for f in files), "MB", scale=1e6)
     rejects: list[Reject] = []
-    for part in runner.map(stream_file, tasks):
-        for (group, fold), partials in part["partials"].items():
-            for name, partial in partials.items():
-                group_mergers[group][name].add(part["number"] * per_file + fold, partial)
-        rejects += part["rejects"]
-        meter.done += Path(part["source"]).stat().st_size
-        if progress:
-            progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
-                     f"{part['documents']} documents; {meter.line(meter.clock())}")
+    work, items = (stream_inherited, [Inherited(id(tasks), t.number) for t in tasks]) if inherit else (stream_file, tasks)
+    if inherit:
+        _INHERITED[id(tasks)] = tasks
+    try:
+        for part in runner.map(work, items):
+            for (group, fold), partials in part["partials"].items():
+                for name, partial in partials.items():
+                    group_mergers[group][name].add(part["number"] * per_file + fold, partial)
+            rejects += part["rejects"]
+            meter.done += Path(part["source"]).stat().st_size
+            if progress:
+                progress(f"stream: file {part['number'] + 1}/{len(files)} {Path(part['source']).name}: "
+                         f"{part['documents']} documents; {meter.line(meter.clock())}")
+    finally:
+        _INHERITED.pop(id(tasks), None)
     results = {name: mergers[name].result(batch) for name in names}
     attach_sources(results, [source_name(f) for f in files for _ in range(per_file)])  # merged per file part
     prepared = {name: stream_mode(name).prepared(sides[name]) for name in names if stream_mode(name).prepared}
@@ -253,11 +281,16 @@ def stream_corpus(
             doc_columns = {}
             if ("docs", fold) in group_mergers:
                 docs = LexicalBatch.from_texts(fi.heldout)
-                doc_columns = signal_columns({n: m.result(docs) for n, m in group_mergers[("docs", fold)].items()})
+                doc_columns = signal_columns({n: _scored(m, docs) for n, m in group_mergers[("docs", fold)].items()})
             parts.append((fi, doc_columns,
-                          signal_columns({n: m.result(items) for n, m in group_mergers[("items", fold)].items()})))
+                          signal_columns({n: _scored(m, items) for n, m in group_mergers[("items", fold)].items()})))
         calibration_out.update(calibrate.fit_folds(parts, rate, kfold))
     return results, prepared, params, rejects
+
+
+def _scored(merger: Any, batch: LexicalBatch) -> SignalResult:
+    """What calibration reads of a merger's result: its ``scored`` where the signal has one."""
+    return merger.scored(batch) if hasattr(merger, "scored") else merger.result(batch)
 
 
 def scan_corpus(

@@ -64,8 +64,12 @@ def _feature(name: str, columns: dict[str, np.ndarray]) -> np.ndarray:
     if name.startswith("sqrt_"):
         return np.sqrt(np.clip(_feature(name.removeprefix("sqrt_"), columns), 0.0, None))
     if name.startswith("mean(") and name.endswith(")"):
-        # The mean of the columns that have a value (a table or index from before one was measured).
-        parts = np.column_stack([_feature(part, columns) for part in name[5:-1].split(",")])
+        # The mean of the columns that have a value (a table or index from before one was measured,
+        # or one column alone, as ``single_threshold`` asks).
+        present = [part for part in name[5:-1].split(",") if part.removeprefix("sqrt_") in columns]
+        if not present:
+            raise KeyError(name)
+        parts = np.column_stack([_feature(part, columns) for part in present])
         counts = (~np.isnan(parts)).sum(axis=1)
         return np.where(counts > 0, np.nansum(parts, axis=1) / np.maximum(counts, 1), np.nan)
     if name not in columns:

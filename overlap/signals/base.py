@@ -46,7 +46,9 @@ class StreamMode:
     (``add(batch, ids, doc_base)``), and ``finish()`` returns its partial;
     ``Merger(side, params)`` takes every file's partial in file order
     (``add(file_number, partial)``) and ``result(batch)`` gives a
-    :class:`SignalResult` with ``doc_ids``. ``prepared(side)`` is what the side
+    :class:`SignalResult` with ``doc_ids``; an optional ``scored(batch)`` gives only
+    what calibration reads of it (scores and features), where that is cheaper.
+    ``prepared(side)`` is what the side
     prepared of the texts, handed to the scores table as ``prepare``'s result is
     in index mode (None: nothing).
     """

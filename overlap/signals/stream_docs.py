@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from overlap.index.documents import DocStore
+from overlap.text.batch import LexicalBatch
+
+LEXICAL_KEPT = 4096
 
 
 class CitedDocs(DocStore):
@@ -16,6 +21,9 @@ class CitedDocs(DocStore):
     def __init__(self) -> None:
         super().__init__([])
         self.held: dict[tuple[int, int], tuple[str, bytes]] = {}
+        # The cited documents tokenised, more of them than an index's store keeps: evidence, then exposure,
+        # visit the same documents in turn (a cache per store, freed with it).
+        self.lexical = functools.lru_cache(maxsize=LEXICAL_KEPT)(self._tokenised)
 
     def add(self, shard: int, row: int, doc_id: str, normalized: bytes) -> None:
         self.held[(shard, row)] = (doc_id, normalized)
@@ -28,3 +36,6 @@ class CitedDocs(DocStore):
 
     def normalized(self, shard: int, row: int) -> bytes:
         return self.held[(shard, row)][1]
+
+    def _tokenised(self, shard: int, row: int) -> LexicalBatch:
+        return LexicalBatch.from_texts([self.text(shard, row)])

@@ -10,9 +10,13 @@ window numbering across batches and the cap's tie rules are exercised.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -193,3 +197,30 @@ def test_semantic_stream_within_001_of_index_scan(tmp_path, sample_examples):
     terms_indexed = indexed["term_similarity"].to_numpy()
     assert np.array_equal(terms_indexed, streamed["term_similarity"].to_numpy(), equal_nan=True)
     assert np.nanmin(terms_indexed) >= 0.0 and np.nanmax(terms_indexed) > 0.2  # real matches, not zeros
+
+
+FORKED_STREAM = """
+import sys
+from overlap.engines import Engine
+from overlap.engines.local import LocalEngine
+from overlap.io import bundled as data
+from overlap.io import read_dataset
+from overlap.pipeline.stream import scan_corpus
+
+assert LocalEngine(2).allow_fork()  # a fresh process: the workers will be forked and inherit the tasks
+examples = read_dataset(sys.argv[1])[0]
+scan_corpus(examples, data.reference_sources(), signals="ngram,minhash", engine=Engine("local", 2))[0].write_parquet(
+    sys.argv[2])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_forked_workers_stream_the_table_one_process_streams(tmp_path, planted):
+    """Forked workers inherit the tasks (tables and all, never pickled) and give the same table."""
+    dataset = tmp_path / "planted.jsonl"
+    dataset.write_text("".join(json.dumps({"id": e.id, "text": e.text}) + "\n" for e in planted))
+    out = tmp_path / "forked.parquet"
+    subprocess.run([sys.executable, "-c", FORKED_STREAM, str(dataset), str(out)], check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    here, _ = scan_corpus(read_dataset(dataset)[0], data.reference_sources(), signals="ngram,minhash")
+    assert pl.read_parquet(out).equals(here)

@@ -77,4 +77,6 @@ def test_semantic_input_is_the_mean_of_the_cosines_that_have_a_value():
                "term_similarity": np.array([0.4, np.nan, np.nan, 0.4])}
     # An index built before term similarity has no term values: the embedding's cosine alone.
     np.testing.assert_allclose(score.features(columns, [name])[:, 0], [0.6, 0.6, 0.0, 0.4])
+    alone = {"semantic_similarity": columns["semantic_similarity"]}
+    np.testing.assert_allclose(score.features(alone, [name])[:, 0], [0.8, 0.6, 0.0, 0.4])
     assert score.feature_names(list(columns), columns) == [name]

@@ -277,7 +277,7 @@ class Prepared:
 
     vectors: np.ndarray
     owner: np.ndarray
-    terms: "terms.sparse.csr_matrix"
+    terms: "scipy.sparse.csr_matrix"
 
 
 def prepare(batch: LexicalBatch, params: dict, options: dict | None = None) -> Prepared:

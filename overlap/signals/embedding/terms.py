@@ -27,13 +27,19 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sparse
 
 from overlap.signals.embedding import models
 
 IDF_FILE = Path(__file__).with_name("term_idf.npy")
 STOPWORD_SHARE = 0.1  # pieces in this share of the reference texts or more weigh 0
 PRODUCT_CELLS = 20_000_000  # query chunks x corpus chunks compared at once (bounds memory)
+
+
+def _sparse():
+    # Imported when first needed: a tenth of a second off every command that never reads terms.
+    import scipy.sparse
+
+    return scipy.sparse
 
 
 @functools.cache
@@ -59,8 +65,9 @@ def weights_digest() -> str:
     return hashlib.sha256(IDF_FILE.read_bytes()).hexdigest()[:16]
 
 
-def vectors(texts: list[str]) -> sparse.csr_matrix:
+def vectors(texts: list[str]) -> scipy.sparse.csr_matrix:
     """Unit ``(1 + ln tf) * idf`` vectors of ``texts`` over the vocabulary (float32 CSR; empty rows stay 0)."""
+    sparse = _sparse()
     weights = idf()
     encodings = _tokenizer().encode_batch(list(texts), add_special_tokens=False)
     counts = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
@@ -77,7 +84,7 @@ def vectors(texts: list[str]) -> sparse.csr_matrix:
     return tf
 
 
-def best_cosine(queries: sparse.csr_matrix, chunks: sparse.csr_matrix) -> np.ndarray:
+def best_cosine(queries: scipy.sparse.csr_matrix, chunks: scipy.sparse.csr_matrix) -> np.ndarray:
     """Per query row, its highest cosine with any row of ``chunks`` (0 where none shares a piece)."""
     best = np.zeros(queries.shape[0], dtype=np.float32)
     if queries.shape[0] == 0 or chunks.shape[0] == 0:
@@ -91,20 +98,21 @@ def best_cosine(queries: sparse.csr_matrix, chunks: sparse.csr_matrix) -> np.nda
     return np.clip(best, 0.0, 1.0)
 
 
-def stack(matrices: list[sparse.csr_matrix]) -> sparse.csr_matrix:
+def stack(matrices: list[scipy.sparse.csr_matrix]) -> scipy.sparse.csr_matrix:
     """Rows of ``matrices`` one after another (an empty matrix over the vocabulary for none)."""
+    sparse = _sparse()
     if not matrices:
         return sparse.csr_matrix((0, len(idf())), dtype=np.float32)
     return sparse.vstack(matrices, format="csr", dtype=np.float32)
 
 
-def to_arrays(matrix: sparse.csr_matrix) -> dict[str, np.ndarray]:
+def to_arrays(matrix: scipy.sparse.csr_matrix) -> dict[str, np.ndarray]:
     """A CSR matrix as the three arrays a shard stores (no pickle): offsets, piece ids, weights."""
     return {"indptr": matrix.indptr.astype(np.int64), "indices": matrix.indices.astype(np.int32),
             "data": matrix.data.astype(np.float16)}
 
 
-def from_arrays(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> sparse.csr_matrix:
+def from_arrays(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> scipy.sparse.csr_matrix:
     """The stored arrays back as a CSR matrix over the vocabulary."""
-    return sparse.csr_matrix((data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
+    return _sparse().csr_matrix((data.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
                              shape=(len(indptr) - 1, len(idf())))

@@ -94,10 +94,18 @@ class Merger:
 
     def result(self, batch: LexicalBatch) -> SignalResult:
         """Scores and evidence per query text, as index mode assembles them."""
+        return self._assemble(batch, exposure=True)
+
+    def scored(self, batch: LexicalBatch) -> SignalResult:
+        """:meth:`result` without the exposure details (what calibration reads: scores and features)."""
+        return self._assemble(batch, exposure=False)
+
+    def _assemble(self, batch: LexicalBatch, exposure: bool) -> SignalResult:
         grams, _ = batch.grams(self.params["ngram_n"])
         place = np.searchsorted(self.side.table.keys, grams)
         shard, doc = self.shard[place], self.doc[place]
-        result = ngram.assemble(shard, doc, batch, self.docs, self.params, freq=self.freq[place])
+        result = ngram.assemble(shard, doc, batch, self.docs, self.params,
+                                freq=self.freq[place] if exposure else None)
         result.doc_ids = [self.docs.doc_id(int(s), int(d)) if s >= 0 else None
                           for s, d in zip(result.shard, result.doc)]
         return result

@@ -75,6 +75,36 @@ def test_serial_and_parallel_builds_of_a_kernel_agree(texts):
         np.testing.assert_array_equal(got, want)
 
 
+def test_ascii_word_bits_equal_the_word_table():
+    table = ref.word_char_table()
+    for byte in range(128):
+        bits = int(lexical_kernels._ascii_word_bits(np.uint64(byte << 24)))
+        assert bits == (0x80 << 24 if table[byte] else 0), byte
+
+
+# Runs of ASCII word and separator bytes of every length around the 8 bytes the word kernel takes at once.
+ascii_heavy_text = st.lists(
+    st.one_of(st.text(alphabet="azAZ09m", min_size=1, max_size=20), st.text(alphabet=" .,\n-_@[`{/:", min_size=1,
+                                                                               max_size=12),
+              st.sampled_from(["é", "ﬁ", "Σ", "\u0301", "日本"])),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ascii_heavy_text, max_size=6))
+def test_word_kernel_matches_reference_on_ascii_runs(texts):
+    buf, offsets, counts = lexical_kernels.pack_counted(texts)
+    table = ref.word_char_table()
+    for hashes, starts, ends, word_offsets in (lexical_kernels.tokenize(buf, offsets, counts),
+                                               lexical_kernels._tokenize.serial(buf, offsets, table)):
+        for d, text in enumerate(texts):
+            lo, hi = word_offsets[d], word_offsets[d + 1]
+            np.testing.assert_array_equal(hashes[lo:hi], ref.word_hashes(text))
+            spans = list(zip((starts[lo:hi] - offsets[d]).tolist(), (ends[lo:hi] - offsets[d]).tolist()))
+            assert spans == ref.word_spans(ref.normalize(text))
+
+
 # Texts of characters the compiled lower-casing maps alone or expands, next to each other in any order.
 _mapped = st.characters(codec=None).filter(lambda c: lexical_kernels.lower_table()[ord(c)] != -1)
 mapped_text = st.lists(st.one_of(st.text(alphabet=_mapped, max_size=6),
@@ -109,7 +139,7 @@ def test_compiled_lowercasing_equals_nfkc_lower_where_it_applies(texts):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(unicode_text, max_size=6))
+@given(st.lists(st.one_of(unicode_text, ascii_heavy_text), max_size=6))
 def test_normalize_packed_equals_the_reference_on_any_text(texts):
     _check_normalized(texts, *lexical_kernels.normalize_packed(*_packed(texts)))
     _check_normalized(texts, *lexical_kernels.pack_counted(texts))

@@ -103,6 +103,21 @@ def main() -> int:
             part = part.filter(~calibrate.copied({c: part[c].to_numpy() for c in lexical}))
         return round(float((part["label"] == "familiar").mean()), 4) if part.height else None
 
+    def by_span(frame, prefix):
+        # Novel windows that are not copies, by the longest run of words they share with one corpus
+        # document: how many of each are labelled familiar.
+        part = frame.filter(frame["id"].str.starts_with(prefix))
+        if not part.height or "ngram_longest_span" not in part.columns:
+            return None
+        part = part.filter(~calibrate.copied({c: part[c].to_numpy() for c in lexical}))
+        span = part["ngram_longest_span"].fill_null(0).to_numpy()
+        familiar = part["label"].to_numpy() == "familiar"
+        out = {}
+        for lo, hi in ((0, 8), (8, 13), (13, 20), (20, None)):
+            inside = (span >= lo) & (span < (hi or np.inf))
+            out[f"{lo}-{hi - 1}" if hi else f"{lo}+"] = f"{int(familiar[inside].sum())} of {int(inside.sum())}"
+        return out
+
     def copies(frame, prefix):
         part = frame.filter(frame["id"].str.starts_with(prefix))
         return int(calibrate.copied({c: part[c].to_numpy() for c in lexical}).sum()) if part.height else 0
@@ -122,6 +137,7 @@ def main() -> int:
         "novel_windows_copied": copies(indexed, "novel-"),
         "novel_uncopied_familiar_index": share(indexed, "novel-", True),
         "novel_uncopied_familiar_stream": share(streamed, "novel-", True),
+        "novel_uncopied_familiar_by_longest_shared_span_words": by_span(indexed, "novel-"),
         "card_false_familiar": manifest.calibration.get("card", {}).get("false_familiar"),
         "card_false_familiar_upper": manifest.calibration.get("card", {}).get("false_familiar_upper"),
         "card_fitted_false_familiar": manifest.calibration.get("card", {}).get("fitted_false_familiar"),

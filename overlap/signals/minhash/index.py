@@ -179,11 +179,12 @@ def window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.nd
 
 
 def hit_window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, np.ndarray], hit: np.ndarray):
-    """Like :func:`window_rows`, with signatures only for the windows holding a shingle marked in ``hit``.
+    """Like :func:`window_rows`, with signatures only for the windows with a band made of shingles marked in ``hit``.
 
     ``hit`` marks shingles of ``batch.grams(shingle_n)``. Yields ``(signatures,
     rows, numbers, count)`` per block of ``count`` windows in index row order:
-    the signatures and rows of the windows holding a marked shingle, and their
+    the signatures and rows of the windows for which, in some LSH band, every
+    minimum is at a marked shingle (``minhash_kernels.marked_bands``), and their
     positions ``numbers`` among the ``count``. Only the blocks of those windows
     are hashed; a window's signature is the minimum over its blocks, so it is
     the one :func:`window_rows` gives it.
@@ -194,10 +195,16 @@ def hit_window_rows(batch: LexicalBatch, params: dict, perm: tuple[np.ndarray, n
     def cut(lo: int, hi: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
         offsets = shingle_offsets[lo : hi + 1] - shingle_offsets[lo]
         span = slice(shingle_offsets[lo], shingle_offsets[hi])
+        mixed = minhash_kernels.mixed_shingles(shingles[span])
+        marked = np.flatnonzero(hit[span])
         flags, block_offsets = minhash_kernels.block_hits(hit[span], offsets, block)
         layouts = []
         for marks, doc, first, last in index_windows(flags, block_offsets, params):
             keep = np.flatnonzero(marks[:, 0] == 0)
+            starts = offsets[doc[keep]] + first[keep] * block
+            ends = np.minimum(offsets[doc[keep]] + last[keep] * block, offsets[doc[keep] + 1])
+            keep = keep[minhash_kernels.marked_bands(mixed, marked, starts, ends, *perm, params["bands"],
+                                                     params["rows"])]
             layouts.append((keep, doc[keep], first[keep], last[keep], len(doc)))
         needed = np.zeros(len(flags) + 1, dtype=np.int64)
         for keep, doc, first, last, _ in layouts:

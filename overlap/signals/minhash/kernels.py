@@ -5,9 +5,9 @@ a shingle's value is the low 32 bits of its 64-bit n-gram hash, pre-mixed with
 the MurmurHash3 finaliser and permuted by ``a * h + b mod 2**32``. A text's
 shingles are cut into blocks (:func:`block_minima`); a window's signature is the
 minimum over its blocks (:func:`windows`), so windows of any size and step cost
-one pass over the shingles. Stream mode hashes only the blocks of windows that
-hold a dataset shingle (:func:`block_hits`, :func:`some_block_minima`,
-:func:`gather_windows`). Kernels take and return packed batches as
+one pass over the shingles. Stream mode hashes only the blocks of windows with
+a band whose minima are all at dataset shingles (:func:`block_hits`,
+:func:`marked_bands`, :func:`some_block_minima`, :func:`gather_windows`). Kernels take and return packed batches as
 ``lexical_kernels`` does.
 """
 
@@ -152,6 +152,63 @@ def block_hits(hit, shingle_offsets, block):
             if hit[i]:
                 flags[block_offsets[d] + (i - s0) // block, 0] = 0
     return flags, block_offsets
+
+
+@njit(cache=True, nogil=True)
+def mixed_shingles(shingles):
+    """Each shingle's value before the permutations: the MurmurHash3 finaliser of its low 32 bits."""
+    out = np.empty(shingles.shape[0], dtype=np.uint32)
+    for i in range(shingles.shape[0]):
+        out[i] = np.uint32(_fmix32(shingles[i] & np.uint64(0xFFFFFFFF)))
+    return out
+
+
+@njit(inline="always")
+def _none_below(mixed, lo, hi, a, b, t):
+    """Whether no ``a * v + b mod 2**32`` of ``mixed[lo:hi]`` is below ``t``."""
+    for i in range(lo, hi):
+        if np.uint32(a * mixed[i] + b) < t:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def marked_bands(mixed, marked, starts, ends, a, b, bands, rows):
+    """Whether some band of each window's signature has all its minima at marked shingles.
+
+    Window ``i`` is shingles ``starts[i]:ends[i]`` (``mixed``: their
+    :func:`mixed_shingles` values); ``marked`` lists the marked shingles'
+    positions, ascending. Band ``j`` is permutations ``j * rows`` to ``j * rows
+    + rows - 1`` (as :func:`band_hashes` cuts them). A window's minimum for a
+    permutation is at a marked shingle when no value in the window is below the
+    minimum over its marked shingles; scanning for one stops, in most bands at
+    the first permutation, after about as many values as the window has marked
+    shingles, so this costs far less than the window's signature.
+    """
+    n = starts.shape[0]
+    out = np.zeros(n, dtype=np.bool_)
+    a32 = a.astype(np.uint32)
+    b32 = b.astype(np.uint32)
+    least = np.empty(a32.shape[0], dtype=np.uint32)
+    for w in range(n):
+        h0 = np.searchsorted(marked, starts[w])
+        h1 = np.searchsorted(marked, ends[w])
+        # The minimum over the marked shingles, every permutation at once (vectorised, as _permuted_min).
+        least[:] = _MAX32
+        for h in range(h0, h1):
+            v = mixed[marked[h]]
+            for p in range(least.shape[0]):
+                least[p] = min(least[p], np.uint32(a32[p] * v + b32[p]))
+        for j in range(bands if h1 > h0 else 0):
+            ok = True
+            for p in range(j * rows, j * rows + rows):
+                if not _none_below(mixed, starts[w], ends[w], a32[p], b32[p], least[p]):
+                    ok = False
+                    break
+            if ok:
+                out[w] = True
+                break
+    return out
 
 
 @batch_kernel(lambda shingles, shingle_offsets, block_offsets, a, b, block, blocks:

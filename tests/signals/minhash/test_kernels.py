@@ -5,6 +5,8 @@
   the estimator's error of the exact Jaccard, also from b-bit signatures
   through the LSH lookup;
 * band hashes: identical to their plain definition;
+* marked bands (stream mode's window filter): some band of the window's
+  datasketch signature equals that of its marked shingles alone;
 * band runs: each band sorted as ``np.argsort(kind="stable")``, spilled or not.
 """
 
@@ -28,8 +30,8 @@ PARAMS = minhash.default_params()
 BUNDLED = bundled_texts()
 
 
-def _datasketch(shingles: np.ndarray) -> np.ndarray:
-    m = MinHash(num_perm=128, seed=1, scheme="affine32", hashfunc=lambda x: x)
+def _datasketch(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=1, scheme="affine32", hashfunc=lambda x: x)
     m.update_batch([int(h) & 0xFFFFFFFF for h in shingles])
     return m.hashvalues
 
@@ -112,3 +114,27 @@ def test_band_hashes_match_definition(n, shape, seed):
             for r in range(rows):
                 h = ref.mix64(h ^ int(sigs[i, j * rows + r]))
             assert int(out[j, i]) == h
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.booleans()), min_size=1, max_size=60),
+       st.lists(st.tuples(st.integers(0, 59), st.integers(1, 40)), min_size=1, max_size=8),
+       st.sampled_from([(32, 4), (4, 2), (1, 1), (3, 5)]))
+def test_marked_bands_match_datasketch(cells, spans, shape):
+    """A window passes exactly when, in some band, its signature equals the signature of its marked shingles."""
+    bands, rows = shape
+    # Few distinct values, so a marked value may also sit unmarked in the window (a tie, not a smaller value).
+    pool = np.random.default_rng(len(cells)).integers(0, 2**63, 12, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    shingles = pool[[v for v, _ in cells]]
+    marked = np.array([i for i, (_, m) in enumerate(cells) if m], dtype=np.int64)
+    starts = np.array([min(lo, len(cells) - 1) for lo, _ in spans], dtype=np.int64)
+    ends = np.array([min(lo + size, len(cells)) for lo, size in zip(starts, (s for _, s in spans))], dtype=np.int64)
+    a, b = minhash_kernels.permutations(bands * rows, 1)
+    out = minhash_kernels.marked_bands(minhash_kernels.mixed_shingles(shingles), marked, starts, ends, a, b,
+                                       bands, rows)
+    for w, (lo, hi) in enumerate(zip(starts, ends)):
+        inside = marked[(marked >= lo) & (marked < hi)]
+        expected = len(inside) > 0 and bool(
+            (_datasketch(shingles[lo:hi], bands * rows) == _datasketch(shingles[inside], bands * rows))
+            .reshape(bands, rows).all(axis=1).any())
+        assert out[w] == expected

@@ -1,7 +1,9 @@
-"""MinHash in stream mode (``overlap/signals/minhash_stream.py``): hashing only the windows that hold a dataset shingle.
+"""MinHash in stream mode (``overlap/signals/minhash/stream.py``): hashing only the windows that can share a band with the dataset.
 
 Windows cut from a subset of block minima equal the same windows of the full
-computation, and a window with no shingle of the dataset shares no minimum with it.
+computation, the windows hashed are those with a band whose minima are all at
+marked (dataset) shingles, and a window with no shingle of the dataset shares
+no minimum with it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ def test_hit_windows_are_the_full_windows_they_select():
     perm = minhash_kernels.permutations(PARAMS["num_perm"], PARAMS["minhash_seed"])
     shingles, _ = batch.grams(PARAMS["shingle_n"])
     rng = np.random.default_rng(0)
-    hit = rng.random(len(shingles)) < 0.002
+    # Marked densely enough that some windows have a band of marked minima (about (share marked)**4 per band).
+    hit = rng.random(len(shingles)) < 0.3
     full = list(minhash.window_rows(batch, PARAMS, perm))
     part = list(minhash.hit_window_rows(batch, PARAMS, perm, hit))
     assert len(full) == len(part)
@@ -39,15 +42,20 @@ def test_hit_windows_are_the_full_windows_they_select():
         np.testing.assert_array_equal(some, sigs[numbers])
         np.testing.assert_array_equal(some_meta, meta[numbers])
         kept += len(numbers)
-    # The selected windows are exactly those holding a marked shingle.
+    # The selected windows are exactly those with a band whose minima are the minima of their marked shingles.
     _, offsets = batch.grams(PARAMS["shingle_n"])
-    block = PARAMS["block_shingles"]
-    expected = 0
+    block, bands, rows = PARAMS["block_shingles"], PARAMS["bands"], PARAMS["rows"]
+    expected = holding = 0
     minima, block_offsets = minhash_kernels.block_minima(shingles, offsets, *perm, block)
-    for _, doc, first, last in minhash.index_windows(minima, block_offsets, PARAMS):
-        for d, lo, hi in zip(doc, first, last):
-            expected += bool(hit[offsets[d] + lo * block : offsets[d] + min(hi * block, offsets[d + 1] - offsets[d])].any())
-    assert 0 < kept == expected < sum(len(s) for s, _ in full)
+    for sigs, doc, first, last in minhash.index_windows(minima, block_offsets, PARAMS):
+        for sig, d, lo, hi in zip(sigs, doc, first, last):
+            span = np.arange(offsets[d] + lo * block, min(offsets[d] + hi * block, offsets[d + 1]))
+            marked = shingles[span[hit[span]]]
+            holding += len(marked) > 0
+            if len(marked):
+                only, _ = minhash_kernels.block_minima(marked, np.array([0, len(marked)]), *perm, len(marked))
+                expected += bool((sig == only[0]).reshape(bands, rows).all(axis=1).any())
+    assert 0 < kept == expected < holding
 
 
 def test_a_window_without_shared_shingles_shares_no_minimum():

@@ -14,8 +14,9 @@ Files are the unit of parallelism: a local process pool or Ray tasks
 (``overlap/engines``) run :func:`stream_file`, with the same results.
 
 Calibration takes index mode's path (``overlap.calibrate``): a first read of
-the files gathers the held-out folds and the sample planted copies are cut
-from, exactly as a build of the same files would; the pass that probes the
+the files, one task per file on the same engine, gathers the held-out folds and
+the sample planted copies are cut from, exactly as a build of the same files
+would; the pass that probes the
 dataset also probes each fold's planted and held-out texts, against every
 part of each file but that fold (each part probed as its own shard, as index
 mode queries a shard), and the same fit gives the same card and labels.
@@ -157,16 +158,39 @@ def _worker_setup(threads: int) -> None:
         probe.finish()
 
 
-def gather_calibration(files: list[str], text_field: str | None, id_field: str | None, on_error: str,
-                       max_text_bytes: int | None, rate: float, kfold: int) -> calibrate.Gatherer:
-    """A first read of the corpus files: what calibration needs of them, as a build's index gives it."""
-    gatherer = calibrate.Gatherer(calibrate.heldout_folds(rate, kfold))
-    for source in files:
-        for batch in iter_corpus_batches([source], text_field=text_field, id_field=id_field,
-                                         batch_size=CORPUS_BATCH, on_error=on_error, max_text_bytes=max_text_bytes):
-            for fold, rows in split_folds(batch.ids, list(range(len(batch.ids))), rate, kfold):
-                for i in rows:
-                    gatherer.add(fold, batch.ids[i], batch.texts[i])
+@dataclass(frozen=True)
+class GatherTask:
+    """Corpus file ``number``'s first read for calibration (``gather_file``)."""
+
+    number: int
+    source: str
+    text_field: str | None
+    id_field: str | None
+    on_error: str
+    max_text_bytes: int | None
+    holdout_rate: float
+    holdout_kfold: int
+
+
+def gather_file(task: GatherTask) -> calibrate.Gatherer:
+    """What calibration needs of one corpus file (its held-out folds, its share of the planting sample)."""
+    gatherer = calibrate.Gatherer(calibrate.heldout_folds(task.holdout_rate, task.holdout_kfold))
+    for batch in iter_corpus_batches([task.source], text_field=task.text_field, id_field=task.id_field,
+                                     batch_size=CORPUS_BATCH, on_error=task.on_error,
+                                     max_text_bytes=task.max_text_bytes):
+        for fold, rows in split_folds(batch.ids, list(range(len(batch.ids))), task.holdout_rate, task.holdout_kfold):
+            for i in rows:
+                line = batch.lines[i]
+                gatherer.add(fold, batch.ids[i], batch.texts[i], (task.number, -1 if line is None else line))
+    return gatherer
+
+
+def gather_calibration(runner: Any, tasks: list[GatherTask]) -> calibrate.Gatherer:
+    """A first read of the corpus files, one task per file on the engine: what calibration needs of them,
+    as a build's index gives it (the files' parts merged in file order)."""
+    gatherer = calibrate.Gatherer(calibrate.heldout_folds(tasks[0].holdout_rate, tasks[0].holdout_kfold))
+    for part in runner.map(gather_file, tasks):
+        gatherer.merge(part)
     return gatherer
 
 
@@ -199,11 +223,12 @@ def stream_corpus(
     params = index_params(names, None, options.model)
     signal_options = options.signal_options() or None
     runner = engine.start(_worker_setup)
-    # Forked workers (stream_file uses no polars; no torch or tokenizers has run here yet) start with the map and
-    # inherit the tasks, tables and all; others start now, loading their imports and kernels while the
+    # Forked workers (stream_file uses no polars; no torch or tokenizers has run here yet) start with each map
+    # and inherit the tasks, tables and all; others start now, loading their imports and kernels while the
     # dataset's tables are built, and receive the tables with each task.
     inherit = callable(getattr(runner, "allow_fork", None)) and runner.allow_fork()
-    if not inherit and callable(getattr(runner, "warm", None)):
+    warm = not inherit and callable(getattr(runner, "warm", None))
+    if warm and calibration_out is None:
         runner.warm(len(files))
     batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
@@ -217,7 +242,10 @@ def stream_corpus(
     if calibration_out is not None:
         if progress:
             progress(f"stream: reading {len(files)} corpus file(s) for calibration (held-out folds, planted copies)")
-        gatherer = gather_calibration(files, text_field, id_field, on_error, max_text_bytes, rate, kfold)
+        gatherer = gather_calibration(runner, [GatherTask(n, f, text_field, id_field, on_error, max_text_bytes, rate,
+                                                          kfold) for n, f in enumerate(files)])
+        if warm:  # the first read's workers are gone: start the pass's while its tables are built
+            runner.warm(len(files))
         folds = calibrate.heldout_folds(rate, kfold)
         held = sum(len(v) for v in gatherer.held.values())
         small = calibrate.too_small(gatherer.documents, held)

@@ -129,30 +129,45 @@ class Gatherer:
     the documents of each held-out fold, and per fold the ``INDEXED_SAMPLE`` documents of the
     smallest id hash (planted copies are cut from the sample of the other folds).
 
-    ``ref`` is whatever locates a document (its text in stream mode, ``(shard, row)`` in an index).
+    ``doc`` is whatever locates a document (its text in stream mode, ``(shard, row)`` in an index);
+    ``position`` (source file number, record line) breaks ties between documents that share an id, so
+    the sample is the same whatever the order, and in both modes. Gatherers of parts of a corpus
+    ``merge`` into the gatherer of all of it.
     """
 
     def __init__(self, folds: list[int]):
         self.held: dict[int, list[tuple[str, Any]]] = {f: [] for f in folds}
-        self.heaps: dict[int, list[tuple[int, str, Any]]] = {}
+        self.heaps: dict[int, list[tuple[int, str, tuple[int, int], Any]]] = {}
         self.documents = 0
 
-    def add(self, fold: int, doc_id: str, doc: Any) -> None:
+    def add(self, fold: int, doc_id: str, doc: Any, position: tuple[int, int]) -> None:
         self.documents += 1
         if fold in self.held:
             self.held[fold].append((doc_id, doc))
         key = -ref.word_hash(SAMPLE_SALT + doc_id.encode("utf-8", "surrogatepass"))
+        self._offer(fold, (key, doc_id, (-position[0], -position[1]), doc))
+
+    def _offer(self, fold: int, item: tuple[int, str, tuple[int, int], Any]) -> None:
         heap = self.heaps.setdefault(fold, [])
         if len(heap) < INDEXED_SAMPLE:
-            heapq.heappush(heap, (key, doc_id, doc))
-        elif (key, doc_id) > heap[0][:2]:
-            heapq.heapreplace(heap, (key, doc_id, doc))
+            heapq.heappush(heap, item)
+        elif item[:3] > heap[0][:3]:
+            heapq.heapreplace(heap, item)
+
+    def merge(self, other: "Gatherer") -> None:
+        """Take in what ``other`` gathered of the documents after this one's (its held-out ones follow)."""
+        self.documents += other.documents
+        for fold, docs in other.held.items():
+            self.held.setdefault(fold, []).extend(docs)
+        for fold, heap in other.heaps.items():
+            for item in heap:
+                self._offer(fold, item)
 
     def sample(self, fold: int) -> list[Any]:
         """The sampled documents outside ``fold``, by id hash."""
         pool = [item for f, heap in self.heaps.items() if f != fold for item in heap]
-        pool.sort(key=lambda item: (-item[0], item[1]))
-        return [item[2] for item in pool[:INDEXED_SAMPLE]]
+        pool.sort(key=lambda item: (-item[0], item[1], item[2]))
+        return [item[3] for item in pool[:INDEXED_SAMPLE]]
 
 
 # ---------------------------------------------------------------- fitting
@@ -554,9 +569,10 @@ def calibrate_index(
         return fallback("nothing held out (holdout rate 0); the bundled calibration applies")
     gatherer = Gatherer(folds)
     for position, shard in enumerate(manifest.shards):
-        ids = pq.read_table(index_dir / shard["name"] / DOCS_FILE, columns=["id"])["id"].to_pylist()
-        for row, doc_id in enumerate(ids):
-            gatherer.add(shard.get("fold", 0), doc_id, (position, row))
+        docs = pq.read_table(index_dir / shard["name"] / DOCS_FILE, columns=["id", "line"]).to_pydict()
+        for row, (doc_id, line) in enumerate(zip(docs["id"], docs["line"])):
+            where = (shard["number"], -1 if line is None else line)
+            gatherer.add(shard.get("fold", 0), doc_id, (position, row), where)
     held = sum(len(v) for v in gatherer.held.values())
     small = too_small(gatherer.documents, held)
     if small:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from overlap.scoring import calibrate
@@ -36,6 +38,32 @@ def test_holdout_is_deterministic_and_near_its_rate():
     assert chosen == [calibrate.held_out(i, 0.05) for i in ids]
     assert 0.045 < np.mean(chosen) < 0.055
     assert not any(calibrate.held_out(i, 0.0) for i in ids[:100])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=4), min_size=0, max_size=120), st.integers(1, 5),
+       st.integers(0, 120))
+def test_gatherers_of_parts_merged_in_order_equal_one_gatherer_of_all(ids, kfold, cut):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(calibrate, "INDEXED_SAMPLE", 7)  # small, so that the sample is a choice
+        _gather_in_two_parts(ids, kfold, cut)
+
+
+def _gather_in_two_parts(ids: list[str], kfold: int, cut: int) -> None:
+    folds = calibrate.heldout_folds(0.0, kfold)
+    docs = [(calibrate.fold_of(doc_id, 0.0, kfold), doc_id, f"text {n}") for n, doc_id in enumerate(ids)]
+    whole, first, second, backwards = (calibrate.Gatherer(folds) for _ in range(4))
+    for n, (fold, doc_id, text) in enumerate(docs):
+        position = (int(n >= cut), n)  # (file, line): the ids repeat, the positions do not
+        whole.add(fold, doc_id, text, position)
+        (first if n < cut else second).add(fold, doc_id, text, position)
+    for n, (fold, doc_id, text) in reversed(list(enumerate(docs))):
+        backwards.add(fold, doc_id, text, (int(n >= cut), n))
+    first.merge(second)
+    assert first.documents == whole.documents == len(ids)
+    assert first.held == whole.held
+    for fold in folds:
+        assert first.sample(fold) == whole.sample(fold) == backwards.sample(fold)  # in any order, the same sample
 
 
 def test_threshold_lets_at_most_the_allowed_share_through():

@@ -16,6 +16,7 @@ from overlap.scoring import calibrate
 from overlap.io import bundled as data
 from overlap.pipeline.build import build_index, build_shard, ShardTask, index_params
 from overlap.index.manifest import PLAN_FILE, read_manifest
+from overlap.engines import Engine
 from overlap.io import Example
 from overlap.pipeline.scan import scan_examples
 from overlap.pipeline.stream import scan_corpus
@@ -85,6 +86,22 @@ def test_index_and_stream_mode_fit_the_same_calibration_and_agree(small):
         assert np.array_equal(indexed[column].to_numpy(), streamed[column].to_numpy(), equal_nan=True), column
     assert indexed["label"].to_list() == streamed["label"].to_list()
     assert (indexed["label"][:40] == "familiar").all()
+
+
+def test_files_that_reuse_ids_calibrate_the_same_in_both_modes(tmp_path):
+    # Two shards of one corpus numbered from 0 each: every id is in both files, so only the tie-break
+    # by file and line makes the planting sample one sample; stream mode gathers each file in its own task.
+    docs = _bundled("abc-news.jsonl.gz")[:240]
+    files = [_write(tmp_path / f"part-{k}.jsonl", [{"id": str(i), "text": d["text"]} for i, d in
+                                                    enumerate(docs[k * 120:(k + 1) * 120])]) for k in range(2)]
+    manifest = build_index(files, tmp_path / "idx", signals="ngram,minhash")
+    examples = _slices([d["text"] for d in docs[::12]])
+    fitted: dict = {}
+    streamed, _ = scan_corpus(examples, files, signals="ngram,minhash", calibration_out=fitted,
+                              engine=Engine("local", 2))
+    assert manifest.calibration["status"] == fitted["status"] == "fitted"
+    assert fitted["card"] == manifest.calibration["card"]
+    assert scan_examples(examples, tmp_path / "idx")["label"].to_list() == streamed["label"].to_list()
 
 
 def test_appending_a_document_to_a_source_adds_exactly_one(tmp_path):

@@ -14,12 +14,12 @@ Files are the unit of parallelism: a local process pool or Ray tasks
 (``overlap/engines``) run :func:`stream_file`, with the same results.
 
 Calibration takes index mode's path (``overlap.calibrate``): a first read of
-the files, one task per file on the same engine, gathers the held-out folds and
-the sample planted copies are cut from, exactly as a build of the same files
-would; the pass that probes the
-dataset also probes each fold's planted and held-out texts, against every
-part of each file but that fold (each part probed as its own shard, as index
-mode queries a shard), and the same fit gives the same card and labels.
+the files (one task per file on the engine where its workers are forked or
+remote) gathers the held-out folds and the sample planted copies are cut from,
+exactly as a build of the same files would; the pass that probes the dataset
+also probes each fold's planted and held-out texts, against every part of each
+file but that fold (each part probed as its own shard, as index mode queries a
+shard), and the same fit gives the same card and labels.
 """
 
 from __future__ import annotations
@@ -185,11 +185,11 @@ def gather_file(task: GatherTask) -> calibrate.Gatherer:
     return gatherer
 
 
-def gather_calibration(runner: Any, tasks: list[GatherTask]) -> calibrate.Gatherer:
-    """A first read of the corpus files, one task per file on the engine: what calibration needs of them,
-    as a build's index gives it (the files' parts merged in file order)."""
+def gather_calibration(map_tasks: Callable, tasks: list[GatherTask]) -> calibrate.Gatherer:
+    """A first read of the corpus files, one ``gather_file`` task per file through ``map_tasks`` (an engine's
+    ``map``, or the built-in one): what calibration needs of them, as a build's index gives it."""
     gatherer = calibrate.Gatherer(calibrate.heldout_folds(tasks[0].holdout_rate, tasks[0].holdout_kfold))
-    for part in runner.map(gather_file, tasks):
+    for part in map_tasks(gather_file, tasks):  # merged in file order
         gatherer.merge(part)
     return gatherer
 
@@ -224,11 +224,11 @@ def stream_corpus(
     signal_options = options.signal_options() or None
     runner = engine.start(_worker_setup)
     # Forked workers (stream_file uses no polars; no torch or tokenizers has run here yet) start with each map
-    # and inherit the tasks, tables and all; others start now, loading their imports and kernels while the
+    # and inherit the tasks, tables and all; spawned ones start now, loading their imports and kernels while the
     # dataset's tables are built, and receive the tables with each task.
     inherit = callable(getattr(runner, "allow_fork", None)) and runner.allow_fork()
-    warm = not inherit and callable(getattr(runner, "warm", None))
-    if warm and calibration_out is None:
+    spawned = not inherit and callable(getattr(runner, "warm", None))
+    if spawned:
         runner.warm(len(files))
     batch = texts if isinstance(texts, LexicalBatch) else LexicalBatch.from_texts(texts)
     sides = {}
@@ -242,10 +242,11 @@ def stream_corpus(
     if calibration_out is not None:
         if progress:
             progress(f"stream: reading {len(files)} corpus file(s) for calibration (held-out folds, planted copies)")
-        gatherer = gather_calibration(runner, [GatherTask(n, f, text_field, id_field, on_error, max_text_bytes, rate,
-                                                          kfold) for n, f in enumerate(files)])
-        if warm:  # the first read's workers are gone: start the pass's while its tables are built
-            runner.warm(len(files))
+        # Forked or remote workers read the files in parallel; a local pool being spawned is kept for the
+        # pass (a map would use it up), and the first read stays in this process.
+        gatherer = gather_calibration(map if spawned else runner.map,
+                                      [GatherTask(n, f, text_field, id_field, on_error, max_text_bytes, rate, kfold)
+                                       for n, f in enumerate(files)])
         folds = calibrate.heldout_folds(rate, kfold)
         held = sum(len(v) for v in gatherer.held.values())
         small = calibrate.too_small(gatherer.documents, held)

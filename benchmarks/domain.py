@@ -1,7 +1,8 @@
 """A labelled domain benchmark the project never tuned on: GNU manuals against man pages, each model side by side.
 
 Reference corpus (``--set coreutils``, the default; ``gettext-gnupg`` is a second
-set built the same way from other packages, see ``SETS``): the Texinfo manuals
+set built the same way from other packages, and ``git`` a third, git's guides
+against its command reference, see ``SETS``): the Texinfo manuals
 (Debian ships them compiled in ``/usr/share/info``) of coreutils, grep, sed,
 findutils, diffutils, gzip and bzip2, one document per manual node. Queries are paragraphs of the man pages
 (``/usr/share/man/man1``, rendered by ``groff``), grouped to 30-160 words:
@@ -26,6 +27,7 @@ index's own held-out validity card, shuffled-word copies of positives labelled
 
     python benchmarks/domain.py --work /tmp/domain
     python benchmarks/domain.py --set gettext-gnupg --work /tmp/domain2   # the second set (SETS)
+    python benchmarks/domain.py --set git --work /tmp/domain3             # the third
     python benchmarks/domain.py --work /tmp/domain --models default,minilm,/path/to/static
 
 Everything runs with ``OVERLAP_CACHE=WORK/cache``; rerunning in the same
@@ -58,11 +60,15 @@ MAN1 = Path("/usr/share/man/man1")
 @dataclass(frozen=True)
 class DomainSet:
     """A reference (the Texinfo manuals indexed), positives (man pages of the programs they document)
-    and negatives (man pages of a neighbouring domain they do not cover)."""
+    and negatives (man pages of a neighbouring domain they do not cover), each man page named by its
+    Debian package (its section-1 pages)."""
 
     manuals: tuple[str, ...]
     positives: tuple[str, ...]
     negatives: tuple[str, ...]
+    reference_pages: tuple[str, ...] = ()  # packages whose man1 pages are indexed too, one document each
+    guide_pages: tuple[str, ...] = ()  # positives from these pages (under /usr/share/man) as well
+    guide_per_page: int = 3  # at most this many positives from each guide page
 
 
 SETS = {
@@ -77,6 +83,16 @@ SETS = {
                    "dirmngr", "wget", "ed", "bc", "time"),
         negatives=("coreutils", "grep", "sed", "findutils", "diffutils", "gzip", "bzip2", "tar", "openssh-client",
                    "procps", "util-linux", "dpkg", "apt", "less", "man-db", "xz-utils", "curl")),
+    # Git's guides (FAQ, tutorials, workflows) against its command reference: the same facts told
+    # as advice and walkthroughs rather than option lists. Added after every change it measures.
+    "git": DomainSet(
+        manuals=(), reference_pages=("git-man",), positives=(),
+        guide_pages=tuple(f"man7/{page}.7.gz" for page in (
+            "gitfaq", "giteveryday", "gittutorial", "gittutorial-2", "gitcore-tutorial", "gitworkflows",
+            "gitcvs-migration", "gitcli", "gitsubmodules", "gitcredentials")),
+        guide_per_page=25,
+        negatives=("openssh-client", "gpg", "tar", "curl", "wget", "diffutils", "patch", "make", "less", "rsync",
+                   "coreutils", "findutils", "grep", "sed", "dpkg", "apt", "xz-utils")),
 }
 SKIP_SECTIONS = {"NAME", "SYNOPSIS", "AUTHOR", "AUTHORS", "REPORTING BUGS", "COPYRIGHT", "SEE ALSO", "BUGS",
                  "HISTORY", "EXIT STATUS", "ENVIRONMENT", "FILES", "STANDARDS", "AVAILABILITY", "COLOPHON"}
@@ -99,6 +115,13 @@ def info_documents(manuals: tuple[str, ...]) -> list[dict]:
                 if len(body.split()) >= 20:
                     docs.append({"id": f"{path.name}/{title.group(1) if title else n}", "text": body})
     return docs
+
+
+def reference_page_documents(packages: tuple[str, ...]) -> list[dict]:
+    """One document per man1 page of each package (its rendered text, lines joined)."""
+    return [{"id": page.name.removesuffix(".1.gz"), "text": text}
+            for package in packages for page in man_pages(package)
+            if len((text := " ".join(render(page).split())).split()) >= 20]
 
 
 def man_pages(package: str) -> list[Path]:
@@ -151,22 +174,25 @@ def page_queries(page: Path, low: int = 30, high: int = 160) -> list[str]:
     return [" ".join(q.split()[:high]) for q in out if len(q.split()) >= low]
 
 
-def queries(packages: tuple[str, ...], per_page: int, rng: random.Random) -> list[dict]:
+def queries(packages: tuple[str, ...], per_page: int, rng: random.Random,
+            pages: tuple[Path, ...] = ()) -> list[dict]:
+    """At most ``per_page`` queries from each man1 page of ``packages``, and of each page in ``pages``."""
     out = []
-    for package in packages:
-        for page in man_pages(package):
-            items = page_queries(page)
-            for n, text in enumerate(rng.sample(items, min(per_page, len(items)))):
-                out.append({"id": f"{page.name.removesuffix('.1.gz')}/{n}", "text": text, "package": package})
+    listed = [(package, page) for package in packages for page in man_pages(package)]
+    for package, page in listed + [(page.parent.name, page) for page in pages]:
+        items = page_queries(page)
+        for n, text in enumerate(rng.sample(items, min(per_page, len(items)))):
+            out.append({"id": f"{page.name.split('.')[0]}/{n}", "text": text, "package": package})
     return out
 
 
 def write_inputs(work: Path, domain: DomainSet, per_page: int, seed: int) -> tuple[Path, Path, int]:
     rng = random.Random(seed)
     reference = work / "reference.jsonl"
-    docs = info_documents(domain.manuals)
+    docs = info_documents(domain.manuals) + reference_page_documents(domain.reference_pages)
     reference.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-    pos = queries(domain.positives, per_page, rng)
+    pos = queries(domain.positives, per_page, rng) + \
+        queries((), domain.guide_per_page, rng, tuple(MAN1.parent / page for page in domain.guide_pages))
     neg = queries(domain.negatives, per_page, rng)
     n = min(len(pos), len(neg))
     records = [{**q, "label": 1} for q in rng.sample(pos, n)] + [{**q, "label": 0} for q in rng.sample(neg, n)]
@@ -230,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "content_shuffled": content[shuf].mean(), "familiar_shuffled": (scores["label"].to_numpy()[shuf] == "familiar").mean(),
             "card": "; ".join(calibrate.card_lines(card)[2:]),
         })
-    print(f"reference: {words:,} words of GNU manuals; queries: {int(pos.sum())} positives "
+    print(f"reference: {words:,} words of reference; queries: {int(pos.sum())} positives "
           f"({int(para.sum())} paraphrase-only, 8-gram containment < {PARAPHRASE_BELOW}), {int(neg.sum())} negatives, "
           f"{int(shuf.sum())} shuffled positives")
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")

@@ -2,13 +2,14 @@
 
 Usage::
 
-    python benchmarks/validity/word_order.py [--seed 1] [--per-kind 60] [--index DIR]
+    python benchmarks/validity/word_order.py [--seed 1] [--per-kind 60] [--index DIR] [--rules 0.6:3,0.4:2 ...]
 
 Builds the validity benchmark's labelled set (``labelled_set.build``), scans every item and the same
 item with its space-separated words in random order against the index (default: the bundled one),
 and counts, per kind, the items and shuffles over the index's ``familiar_content`` cut, and how many
-of them the word-order check (``overlap.scoring.score.ORDER_RULES``) stops: with every rule, and with
-the first rule alone (the check before the second was added).
+of them the word-order check (``overlap.scoring.score.ORDER_RULES``) stops: with every rule, with
+the first rule alone (the check before the second was added), and with each candidate set of rules
+given by ``--rules`` (``share:z`` pairs, comma-separated), side by side on the same scan.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", default=None, help="index directory (default: the bundled corpus)")
     parser.add_argument("--per-kind", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rules", nargs="*", default=[], help="candidate rule sets, e.g. 0.6:3,0.4:2")
     args = parser.parse_args(argv)
+    candidates = {spec: tuple(tuple(float(x) for x in rule.split(":")) for rule in spec.split(","))
+                  for spec in args.rules}
     index = Path(args.index) if args.index else api.default_index()
     items = build(index, args.per_kind, args.seed)
     rng = random.Random(args.seed)
@@ -67,10 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"kind": kind + (" shuffled" if shuffled else ""), "items": len(at), "over the cut": len(over),
                          "stopped": sum(stopped(examples[k].text, matches[k], score.ORDER_RULES) for k in over),
                          "stopped by the first rule alone": sum(stopped(examples[k].text, matches[k],
-                                                                        score.ORDER_RULES[:1]) for k in over)})
+                                                                        score.ORDER_RULES[:1]) for k in over),
+                         **{f"stopped by {spec}": sum(stopped(examples[k].text, matches[k], rules) for k in over)
+                            for spec, rules in candidates.items()}})
     table = pl.DataFrame(rows)
     print(f"familiar_content cut {cut:.4f}; rules (share of the chunk's words, z of word order): {score.ORDER_RULES}")
-    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=240, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, tbl_formatting="MARKDOWN"):
         print(table)
     return 0
 

@@ -31,7 +31,19 @@ Training text (never the domain benchmark's /usr/share/info or /usr/share/man):
 * paragraphs (20-150 words) of the Python 3.11 documentation sources
   (``/usr/share/doc/python3.11/html/_sources``, Debian ``python3.11-doc``), without the FAQ (the
   bundled fine-tuning sample's source);
-* WordNet glosses (``/usr/share/wordnet/data.*``) and fortunes (``/usr/share/games/fortunes``).
+* WordNet glosses (``/usr/share/wordnet/data.*``) and fortunes (``/usr/share/games/fortunes``);
+* with ``--manpages N`` (none by default), paragraphs of the man pages (sections 1 and 8) of every
+  package that no set of ``benchmarks/domain.py`` reads (``domain.SETS``: its manuals, positives,
+  negatives and reference pages, and everything named git*), at most ``MAN_PER_PAGE`` per page and
+  ``GCLOUD_PAGES`` of the 16,000 generated gcloud pages: the register of command-line reference
+  text. Collected into a folder of their own and added to training with ``--extra``::
+
+    nice -n 19 python benchmarks/embedding_train.py collect --work /tmp/tl-man --pydoc 0 --wordnet 0 \
+        --fortunes 0 --windows 0 --manpages 12000
+    nice -n 19 python benchmarks/embedding_train.py train --work /tmp/tl --extra /tmp/tl-man --out /tmp/tl/static-man
+
+* with ``--nodejs N`` (none by default), paragraphs of the Node.js API reference
+  (``/usr/share/doc/nodejs/api/*.md``, Debian ``nodejs-doc``), collected the same way.
 
 Groups (a source file, a corpus document) are split 90/10 into train and held-out;
 ``train`` reports the held-out cosine to the teacher and the correlation of
@@ -59,8 +71,12 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PYDOC = Path("/usr/share/doc/python3.11/html/_sources")
+NODEDOC = Path("/usr/share/doc/nodejs/api")
 WORDNET = Path("/usr/share/wordnet")
 FORTUNES = Path("/usr/share/games/fortunes")
+MAN = Path("/usr/share/man")
+MAN_PER_PAGE = 10
+GCLOUD_PAGES = 600
 BLOCK = 512  # texts embedded between two saves
 HOLDOUT = 0.1
 
@@ -105,6 +121,19 @@ def pydoc_paragraphs() -> list[tuple[str, str]]:
     return out
 
 
+def nodejs_paragraphs() -> list[tuple[str, str]]:
+    """(group, paragraph) of the Node.js API reference's Markdown: prose paragraphs of 20-150 words."""
+    out = []
+    for path in sorted(NODEDOC.glob("*.md")) if NODEDOC.is_dir() else []:
+        text = re.sub(r"```.*?```|<!--.*?-->", "", path.read_text(encoding="utf-8", errors="replace"), flags=re.S)
+        for para in re.split(r"\n\s*\n", text):
+            lines = [ln for ln in para.splitlines() if ln.strip() and not ln.lstrip().startswith(("#", "|", "[", ">"))]
+            words = " ".join(ln.strip() for ln in lines).split()
+            if 20 <= len(words) <= 150:
+                out.append((f"nodejs:{path.name}", " ".join(words)))
+    return out
+
+
 def wordnet_glosses() -> list[tuple[str, str]]:
     out = []
     for pos in ("noun", "verb", "adj", "adv"):
@@ -141,6 +170,30 @@ def fortunes() -> list[tuple[str, str]]:
     return out
 
 
+def man_paragraphs(rng: random.Random) -> list[tuple[str, str]]:
+    """(group, paragraph) of man pages in sections 1 and 8 of packages the domain benchmark never reads."""
+    import subprocess
+
+    import domain
+
+    excluded = {package for s in domain.SETS.values()
+                for package in s.positives + s.negatives + s.reference_pages + s.manuals}
+    excluded_pages = set()
+    for package in sorted(excluded):
+        listed = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, check=False).stdout
+        excluded_pages |= {Path(p).name for p in listed.split() if p.startswith(str(MAN) + "/man")}
+    pages = [p for section in ("man1", "man8") for p in sorted((MAN / section).glob("*.gz"))
+             if p.is_file() and not p.is_symlink() and p.name not in excluded_pages
+             and not p.name.startswith("git")]
+    gcloud = [p for p in pages if p.name.startswith("gcloud")]
+    pages = [p for p in pages if not p.name.startswith("gcloud")] + rng.sample(gcloud, min(GCLOUD_PAGES, len(gcloud)))
+    out = []
+    for page in pages:
+        items = domain.page_queries(page, low=20, high=150)
+        out += [(f"man:{page.name}", t) for t in rng.sample(items, min(MAN_PER_PAGE, len(items)))]
+    return out
+
+
 def corpus_windows(rng: random.Random) -> list[tuple[str, str]]:
     out = []
     for folder, lo, hi, skip in (("reference", 20, 100, 400), ("heldout", 30, 150, 60)):
@@ -156,6 +209,10 @@ def sample_texts(seed: int, sizes: dict[str, int]) -> list[tuple[str, str, str]]
     rng = random.Random(seed)
     pools = {"pydoc": pydoc_paragraphs(), "wordnet": wordnet_glosses(), "fortunes": fortunes(),
              "corpus-windows": corpus_windows(rng)}
+    if sizes.get("manpages"):
+        pools["manpages"] = man_paragraphs(rng)
+    if sizes.get("nodejs"):
+        pools["nodejs"] = nodejs_paragraphs()
     out = []
     for name, pool in pools.items():
         picked = rng.sample(pool, min(sizes[name], len(pool)))
@@ -172,7 +229,7 @@ def sampled_rows(args) -> list[dict]:
     texts_file = work / "texts.jsonl"
     if not texts_file.exists():
         sizes = {"pydoc": args.pydoc, "wordnet": args.wordnet, "fortunes": args.fortunes,
-                 "corpus-windows": args.windows}
+                 "corpus-windows": args.windows, "manpages": args.manpages, "nodejs": args.nodejs}
         rows = sample_texts(args.seed, sizes)
         tmp = texts_file.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps({"source": s, "group": g, "text": t}) + "\n" for s, g, t in rows))
@@ -297,6 +354,10 @@ def train(args) -> None:
     base = models.resolve_model_path(args.init)
     student = StaticModel(base)
     texts, groups, sources, teacher = load_set(work, not args.no_bundled)
+    for extra in args.extra:
+        more = load_set(Path(extra), False)
+        texts, groups, sources = texts + more[0], groups + more[1], sources + more[2]
+        teacher = np.concatenate([teacher, more[3]])
     keep = [i for i, t in enumerate(texts) if t.strip()]
     texts = [texts[i] for i in keep]
     groups = [groups[i] for i in keep]
@@ -424,6 +485,8 @@ def main() -> None:
     sampling.add_argument("--wordnet", type=int, default=4000)
     sampling.add_argument("--fortunes", type=int, default=3000)
     sampling.add_argument("--windows", type=int, default=4000)
+    sampling.add_argument("--manpages", type=int, default=0)
+    sampling.add_argument("--nodejs", type=int, default=0)
     c = sub.add_parser("collect", parents=[sampling], help="sample texts and embed them with MiniLM")
     c.add_argument("--threads", type=int, default=2)
     i = sub.add_parser("idf", parents=[sampling], help="count word pieces over the sampled texts and write the term weights")
@@ -439,6 +502,7 @@ def main() -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--no-bundled", action="store_true", help="leave out the bundled chunks' shipped MiniLM vectors")
+    t.add_argument("--extra", nargs="*", default=[], help="more collected folders (texts and vectors) to train on")
     args = parser.parse_args()
     {"collect": collect, "idf": term_idf, "train": train}[args.cmd](args)
 

@@ -182,7 +182,7 @@ def queries(packages: tuple[str, ...], per_page: int, rng: random.Random,
     for package, page in listed + [(page.parent.name, page) for page in pages]:
         items = page_queries(page)
         for n, text in enumerate(rng.sample(items, min(per_page, len(items)))):
-            out.append({"id": f"{page.name.split('.')[0]}/{n}", "text": text, "package": package})
+            out.append({"id": f"{page.name.removesuffix('.gz').rsplit('.', 1)[0]}/{n}", "text": text, "package": package})
     return out
 
 

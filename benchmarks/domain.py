@@ -1,4 +1,4 @@
-"""A labelled domain benchmark the project never tuned on: GNU manuals against man pages, each model side by side.
+"""A labelled domain benchmark the project never tuned on: manuals against man pages, each model side by side.
 
 Reference corpus (``--set coreutils``, the default; ``gettext-gnupg`` is a second
 set built the same way from other packages, and ``git`` a third, git's guides
@@ -182,7 +182,8 @@ def queries(packages: tuple[str, ...], per_page: int, rng: random.Random,
     for package, page in listed + [(page.parent.name, page) for page in pages]:
         items = page_queries(page)
         for n, text in enumerate(rng.sample(items, min(per_page, len(items)))):
-            out.append({"id": f"{page.name.removesuffix('.gz').rsplit('.', 1)[0]}/{n}", "text": text, "package": package})
+            name = page.name.removesuffix(".gz").rsplit(".", 1)[0]  # gitfaq.7.gz, rename.ul.1.gz
+            out.append({"id": f"{name}/{n}", "text": text, "package": package})
     return out
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +17,9 @@ class LexicalBatch:
 
     ``buf[offsets[d]:offsets[d+1]]`` is the normalised text ``d``; its words are
     ``word_offsets[d]:word_offsets[d+1]`` with absolute byte spans
-    ``word_starts``/``word_ends``. N-gram hashes are computed on first use per n.
+    ``word_starts``/``word_ends``. N-gram hashes are computed on first use per n,
+    and so is what a signal derives from the texts alone (``derived``), so the
+    probes that pass over one corpus batch share it.
     """
 
     buf: np.ndarray
@@ -25,6 +29,7 @@ class LexicalBatch:
     word_ends: np.ndarray
     word_offsets: np.ndarray
     _grams: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> "LexicalBatch":
@@ -66,6 +71,12 @@ class LexicalBatch:
         if n not in self._grams:
             self._grams[n] = lexical_kernels.ngrams(self.word_hashes, self.word_offsets, n)
         return self._grams[n]
+
+    def derived(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """``make()``, computed on the first call with ``key`` and kept with the batch for the next."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
 
     def text_bytes(self, d: int) -> bytes:
         """The normalised UTF-8 bytes of text ``d``."""

@@ -31,3 +31,19 @@ def test_word_counts_and_spans_of_a_real_sentence():
     assert batch.word_counts().tolist() == [4, 0]
     start, end, text = batch.span_text(0, 1, 3)
     assert text == batch.text_bytes(0)[start:end].decode("utf-8") and text.startswith("w")
+
+
+def test_what_is_derived_from_a_batch_is_computed_once_per_key():
+    batch = LexicalBatch.from_texts(["the cat sat on the mat", "a dog"])
+    calls = []
+
+    def make(tag, of):
+        calls.append(tag)
+        return [tag, int(of.word_counts().sum())]
+
+    first = batch.derived(("chunks", 128), lambda: make("a", batch))
+    assert batch.derived(("chunks", 128), lambda: make("b", batch)) is first
+    assert batch.derived(("chunks", 64), lambda: make("c", batch)) == ["c", 8]
+    other = LexicalBatch.from_texts(["a dog"])
+    assert other.derived(("chunks", 128), lambda: make("d", other)) == ["d", 2]  # kept per batch, not shared
+    assert calls == ["a", "c", "d"]

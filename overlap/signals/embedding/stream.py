@@ -56,6 +56,30 @@ def side(batch: LexicalBatch, params: dict, options: dict | None = None) -> Side
     return Side(embedding.prepare(batch, params, options), len(batch))
 
 
+@dataclass
+class CorpusChunks:
+    """One corpus batch's chunks: which text and bytes each is, their term vectors, their vectors' index."""
+
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    terms: "scipy.sparse.csr_matrix"
+    index: object
+
+
+def corpus_chunks(batch: LexicalBatch, params: dict, embedder: embedding.Embedder) -> CorpusChunks:
+    """The batch's chunks, embedded once for every probe that passes over it (the dataset's and each
+    calibration fold's probe the same part of a file)."""
+
+    def make() -> CorpusChunks:
+        doc, start, end = embedding.chunk_spans(batch, params["chunk_words"])
+        texts = embedding.chunk_texts(batch, doc, start, end)
+        index, _ = embedding.build_faiss(embedder.embed(texts, "corpus chunks"), len(texts))
+        return CorpusChunks(doc, start, end, terms.vectors(texts), index)
+
+    return batch.derived(("embedding", params["chunk_words"], embedder.sha, embedder.spec), make)
+
+
 class Probe:
     """One corpus file's pass: embed each batch's chunks, search them with every query chunk."""
 
@@ -73,14 +97,12 @@ class Probe:
         self.chunks = 0
 
     def add(self, batch: LexicalBatch, ids: list[str], doc_base: int) -> None:
-        doc, start, end = embedding.chunk_spans(batch, self.params["chunk_words"])
-        if len(doc) == 0 or len(self.side.vectors) == 0:
+        if len(self.side.vectors) == 0 or not batch.word_counts().any():
             return
-        texts = embedding.chunk_texts(batch, doc, start, end)
-        np.maximum(self.term, terms.best_cosine(self.side.terms, terms.vectors(texts)), out=self.term)
-        vectors = self.embedder.embed(texts, "corpus chunks")
-        index, _ = embedding.build_faiss(vectors, len(vectors))
-        scores, rows = index.search(np.ascontiguousarray(self.side.vectors, dtype=np.float32), 1)
+        chunks = corpus_chunks(batch, self.params, self.embedder)
+        doc, start, end = chunks.doc, chunks.start, chunks.end
+        np.maximum(self.term, terms.best_cosine(self.side.terms, chunks.terms), out=self.term)
+        scores, rows = chunks.index.search(np.ascontiguousarray(self.side.vectors, dtype=np.float32), 1)
         scores, rows = scores[:, 0], rows[:, 0]
         better = np.flatnonzero((rows >= 0) & (scores > self.score))
         self.score[better] = scores[better]

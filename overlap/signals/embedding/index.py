@@ -176,29 +176,36 @@ class Embedder:
             self._model = model
         return self._model
 
-    def embed(self, texts: list[str], what: str = "texts") -> np.ndarray:
-        """float16 unit vectors [len(texts), dim]; misses are embedded, cached and counted."""
+    def embed(self, texts: list[str], what: str = "texts", cut: terms.Pieces | None = None) -> np.ndarray:
+        """float16 unit vectors [len(texts), dim]; misses are embedded, cached and counted. ``cut``, the
+        texts' word pieces where the caller has them (for their term vectors), spares a static model
+        with the same tokenizer cutting them again."""
         keys = text_keys(self.sha, texts)
         vectors, found = self.cache.get(keys)
         missing = np.flatnonzero(~found)
         if len(missing):
             unique_keys, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
             todo = [texts[i] for i in missing[first]]
-            fresh = self._encode(todo, what).astype(np.float16)
+            fresh = self._encode(todo, what, None if cut is None else cut.take(missing[first])).astype(np.float16)
             self.cache.put(unique_keys, fresh)
             vectors[missing] = fresh[inverse.reshape(-1)]
             self.embedded += len(todo)
         return vectors
 
-    def _encode(self, texts: list[str], what: str) -> np.ndarray:
+    def _encode(self, texts: list[str], what: str, cut: terms.Pieces | None) -> np.ndarray:
         model = self.model()
         progress = Progress(f"embedding {what}", len(texts), what)
-        # Longest first across the whole set, so each batch pads little.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        shared = cut is not None and getattr(model, "tokenizer_digest", None) == terms.tokenizer_digest()
+        # Longest first across the whole set, so each batch pads little (a static model pads nothing).
+        order = np.arange(len(texts)) if shared else np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for lo in range(0, len(texts), ENCODE_GROUP):
             rows = order[lo : lo + ENCODE_GROUP]
-            out[rows] = models.encode(model, [texts[i] for i in rows])
+            if shared:
+                part = cut.take(rows)
+                out[rows] = model.encode_ids(part.ids, part.offsets)
+            else:
+                out[rows] = models.encode(model, [texts[i] for i in rows])
             progress.update(len(rows))
         progress.close()
         return out
@@ -245,8 +252,9 @@ class Builder:
         if len(doc) == 0:
             return
         texts = chunk_texts(batch, doc, start, end)
-        self.vectors.append(self.embedder.embed(texts, "chunks"))
-        self.terms.append(terms.vectors(texts))
+        cut = terms.pieces(texts)
+        self.vectors.append(self.embedder.embed(texts, "chunks", cut))
+        self.terms.append(terms.vectors(texts, cut))
         self.chunks.append(np.stack([doc + doc_base, start, end], axis=1).astype(np.int64))
 
     def finish(self) -> dict[str, int]:
@@ -285,9 +293,10 @@ def prepare(batch: LexicalBatch, params: dict, options: dict | None = None) -> P
     doc, start, end = chunk_spans(batch, params["chunk_words"])
     embedder = Embedder(params, options)
     texts = chunk_texts(batch, doc, start, end)
-    vectors = embedder.embed(texts, "query chunks")
+    cut = terms.pieces(texts)
+    vectors = embedder.embed(texts, "query chunks", cut)
     embedder.flush()
-    return Prepared(vectors.astype(np.float32), doc, terms.vectors(texts))
+    return Prepared(vectors.astype(np.float32), doc, terms.vectors(texts, cut))
 
 
 @dataclass

@@ -10,6 +10,7 @@ as sentence-transformers would (tested) from the same files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -51,6 +52,7 @@ class StaticModel:
         # Stored as float16 to halve the package; computed in float32 like the torch module.
         self.weights = np.ascontiguousarray(weights[WEIGHT_KEY], dtype=np.float32)
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer_digest = hashlib.sha256((path / "tokenizer.json").read_bytes()).hexdigest()
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self.dim = int(self.weights.shape[1])
@@ -62,6 +64,11 @@ class StaticModel:
         offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(offsets[-1]))
+        return self.encode_ids(ids, offsets)
+
+    def encode_ids(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """:meth:`encode` of texts already tokenised by this model's tokenizer: text ``t``'s token ids are
+        ``ids[offsets[t]:offsets[t + 1]]``."""
         means = bag_means(self.weights, ids, offsets)
         norms = np.linalg.norm(means, axis=1, keepdims=True)
         return means / np.maximum(norms, NORM_EPS)

@@ -74,8 +74,9 @@ def corpus_chunks(batch: LexicalBatch, params: dict, embedder: embedding.Embedde
     def make() -> CorpusChunks:
         doc, start, end = embedding.chunk_spans(batch, params["chunk_words"])
         texts = embedding.chunk_texts(batch, doc, start, end)
-        index, _ = embedding.build_faiss(embedder.embed(texts, "corpus chunks"), len(texts))
-        return CorpusChunks(doc, start, end, terms.vectors(texts), index)
+        cut = terms.pieces(texts)
+        index, _ = embedding.build_faiss(embedder.embed(texts, "corpus chunks", cut), len(texts))
+        return CorpusChunks(doc, start, end, terms.vectors(texts, cut), index)
 
     return batch.derived(("embedding", params["chunk_words"], embedder.sha, embedder.spec), make)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,38 @@ def _tokenizer():
 
 
 @functools.cache
+def tokenizer_digest() -> str:
+    """SHA-256 of the tokenizer file the pieces are cut with (a static model cutting the same shares them)."""
+    return hashlib.sha256((models.default_model_path() / "tokenizer.json").read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """Texts cut into word pieces once: text ``t``'s piece ids are ``ids[offsets[t]:offsets[t + 1]]``."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "Pieces":
+        """The pieces of texts ``rows``, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = self.offsets[rows], self.offsets[rows + 1]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(hi - lo, out=offsets[1:])
+        at = np.repeat(lo - offsets[:-1], hi - lo) + np.arange(int(offsets[-1]), dtype=np.int64)
+        return Pieces(self.ids[at], offsets)
+
+
+def pieces(texts: list[str]) -> Pieces:
+    """The word pieces of ``texts`` (no special tokens), for the term vectors and a static model alike."""
+    encodings = _tokenizer().encode_batch(list(texts), add_special_tokens=False)
+    offsets = np.zeros(len(encodings) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings)), out=offsets[1:])
+    ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(offsets[-1]))
+    return Pieces(ids, offsets)
+
+
+@functools.cache
 def idf() -> np.ndarray:
     """The shipped weight of every vocabulary piece (float32; 0 for stopwords)."""
     return np.load(IDF_FILE, allow_pickle=False).astype(np.float32)
@@ -65,14 +98,14 @@ def weights_digest() -> str:
     return hashlib.sha256(IDF_FILE.read_bytes()).hexdigest()[:16]
 
 
-def vectors(texts: list[str]) -> scipy.sparse.csr_matrix:
-    """Unit ``(1 + ln tf) * idf`` vectors of ``texts`` over the vocabulary (float32 CSR; empty rows stay 0)."""
+def vectors(texts: list[str], cut: Pieces | None = None) -> scipy.sparse.csr_matrix:
+    """Unit ``(1 + ln tf) * idf`` vectors of ``texts`` over the vocabulary (float32 CSR; empty rows stay 0),
+    from their word pieces ``cut`` where the caller has them already."""
     sparse = _sparse()
     weights = idf()
-    encodings = _tokenizer().encode_batch(list(texts), add_special_tokens=False)
-    counts = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-    ids = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64, count=int(counts.sum()))
+    cut = pieces(texts) if cut is None else cut
+    ids = cut.ids
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(cut.offsets))
     tf = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), (rows, ids)), shape=(len(texts), len(weights)))
     tf.sum_duplicates()
     tf.data = (1.0 + np.log(tf.data)) * weights[tf.indices]

@@ -248,3 +248,17 @@ def test_shipped_cache_covers_the_bundled_corpus(params):
         assert found.all(), source.name
         norms = np.linalg.norm(vectors.astype(np.float32), axis=1)
         np.testing.assert_allclose(norms, 1.0, atol=2e-3)
+
+
+
+def test_the_static_model_embeds_from_the_word_pieces_it_is_given(monkeypatch):
+    from overlap.signals.embedding import terms
+    from overlap.signals.embedding.static_model import StaticModel
+
+    texts = [d["text"][:1200] for d in _abc_docs(40)] + [""]
+    params = embedding.default_params()
+    plain = embedding.Embedder(params, writable_cache=False).embed(texts)
+    # The term vectors' pieces are the static model's tokens: given them, it does not tokenise again.
+    monkeypatch.setattr(StaticModel, "encode", lambda self, texts: pytest.fail("tokenised the texts again"))
+    shared = embedding.Embedder(params, writable_cache=False).embed(texts, cut=terms.pieces(texts))
+    assert np.array_equal(plain, shared)

@@ -28,10 +28,10 @@ def test_probes_of_one_batch_embed_its_chunks_once_and_each_finds_its_own_best(m
     embedded = []
     real = embedding.Embedder.embed
 
-    def counting(self, texts, what="texts"):
+    def counting(self, texts, what="texts", cut=None):
         if what == "corpus chunks":
             embedded.append(len(texts))
-        return real(self, texts, what)
+        return real(self, texts, what, cut)
 
     monkeypatch.setattr(embedding.Embedder, "embed", counting)
     parts = []

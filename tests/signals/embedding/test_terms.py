@@ -73,3 +73,17 @@ def test_word_order_does_not_change_the_value(words, rng):
     rng.shuffle(shuffled)
     a, b = terms.vectors([" ".join(words)]), terms.vectors([" ".join(shuffled)])
     assert (a != b).nnz == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 11), min_size=0, max_size=20))
+def test_pieces_taken_by_row_are_the_pieces_of_those_texts(rows):
+    texts = bundled_texts(per_file=3, max_chars=400) + ["", "naïve Σίσυφος 日本語"]
+    taken = terms.pieces(texts).take(np.asarray(rows, dtype=np.int64))
+    again = terms.pieces([texts[r] for r in rows])
+    assert np.array_equal(taken.ids, again.ids) and np.array_equal(taken.offsets, again.offsets)
+
+
+def test_vectors_from_pieces_cut_beforehand_are_the_same():
+    texts = bundled_texts(per_file=4, max_chars=1500) + [""]
+    assert (terms.vectors(texts) != terms.vectors(texts, terms.pieces(texts))).nnz == 0
